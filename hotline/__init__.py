@@ -1,0 +1,1 @@
+"""hotline: an SMS/USSD reporting line."""

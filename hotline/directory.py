@@ -1,0 +1,255 @@
+"""The directory (INTERFACE.md section 6): the line, its areas, escalation windows and contacts."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import phonenumbers
+
+from hotline import phones, yamlfile
+from hotline.areas import Gazetteer, load_areas
+from hotline.engine.config import LineInfo
+from hotline.errors import ConfigError, Problem
+
+REPORT_TYPES = ("recruiter", "missing", "urgent", "unsorted")
+"""Every type of report, in the order the directory and alerts list them."""
+
+DEFAULT_ESCALATION = {"recruiter": 2 * 3600, "missing": 86400, "urgent": 600, "unsorted": 86400}
+"""Escalation windows (seconds) used for a type the directory leaves out."""
+
+CONTACT_KINDS = ("leader", "agency")
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where an agency wants reports pushed, and the variable holding its secret."""
+
+    url: str
+    secret_env: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A leader or agency who receives reports for some areas."""
+
+    id: str
+    name: str
+    kind: str
+    phone: str | None
+    language: str
+    areas: tuple[str, ...]
+    reports: frozenset[str]
+    email: str | None = None
+    webhook: Webhook | None = None
+    api_token_env: str | None = None
+    line: int = 0
+
+
+@dataclass
+class Directory:
+    """A loaded, validated directory."""
+
+    path: str
+    line: LineInfo
+    gazetteer: Gazetteer
+    escalation: dict[str, int]
+    contacts: tuple[Contact, ...]
+    warnings: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self):
+        self._by_phone = {c.phone: c for c in self.contacts if c.phone}
+        self._by_id = {c.id: c for c in self.contacts}
+
+    def contact_by_phone(self, e164: str | None) -> Contact | None:
+        """The contact with this number, if any."""
+        return self._by_phone.get(e164) if e164 else None
+
+    def contact(self, contact_id: str) -> Contact | None:
+        """The contact with this id, if any."""
+        return self._by_id.get(contact_id)
+
+
+def parse_duration(text: object) -> int | None:
+    """Seconds in a duration like '10m', '2h' or '1d'; None if it is not one."""
+    match = _DURATION.match(str(text)) if isinstance(text, (str, int)) else None
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else None
+
+
+def load_directory(path: str | Path) -> Directory:
+    """Load and validate the directory; raise ConfigError listing every error with its line."""
+    path = Path(path)
+    file = str(path)
+    raw = yamlfile.load(path)
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(file, 1, "must be a mapping with hotline, areas, escalation and contacts")])
+    for key, line in raw.duplicates:
+        problems.append(Problem(file, line, f"{key!r} is given twice"))
+    line_info = _line_info(raw.get("hotline"), raw, file, problems)
+    gazetteer = Gazetteer([])
+    areas_ref = raw.get("areas")
+    if not isinstance(areas_ref, str) or not areas_ref.strip():
+        problems.append(Problem(file, raw.line_of("areas"), "areas: the path of the areas CSV is required"))
+    else:
+        try:
+            gazetteer = load_areas(path.parent / areas_ref)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    escalation = _escalation(raw.get("escalation"), raw, file, problems)
+    contacts = _contacts(raw.get("contacts"), raw, file, line_info, gazetteer, problems)
+    if problems:
+        raise ConfigError(problems)
+    directory = Directory(file, line_info, gazetteer, escalation, tuple(contacts))
+    directory.warnings = coverage_gaps(directory)
+    return directory
+
+
+def _line_info(section, raw, file: str, problems: list[Problem]) -> LineInfo:
+    """The `hotline:` section."""
+    if not isinstance(section, dict):
+        problems.append(Problem(file, raw.line_of("hotline"), "hotline: a mapping with name, country and languages is required"))
+        return LineInfo("", ("en",), ("en",), ())
+    name = section.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(file, section.line_of("name"), "hotline.name is required"))
+        name = ""
+    country = str(section.get("country") or "")
+    if country not in phonenumbers.SUPPORTED_REGIONS:
+        problems.append(Problem(file, section.line_of("country"), f"hotline.country {country!r} is not a country code like KH"))
+    languages = section.get("languages")
+    if not isinstance(languages, list) or not languages or not all(isinstance(x, str) and x for x in languages):
+        problems.append(Problem(file, section.line_of("languages"), "hotline.languages must list at least one language code"))
+        languages = ["en"]
+    ussd = section.get("ussd_languages", languages)
+    if not isinstance(ussd, list) or not ussd or any(x not in languages for x in ussd):
+        problems.append(Problem(file, section.line_of("ussd_languages"), "hotline.ussd_languages must be some of hotline.languages"))
+        ussd = languages
+    emergency = section.get("emergency_numbers")
+    if not isinstance(emergency, list) or not emergency or not all(re.fullmatch(r"\+?\d{2,15}", str(x)) for x in emergency):
+        problems.append(Problem(file, section.line_of("emergency_numbers"), "hotline.emergency_numbers must list numbers like \"117\""))
+        emergency = []
+    return LineInfo(name.strip(), tuple(languages), tuple(ussd), tuple(str(x) for x in emergency), country or "KH")
+
+
+def _escalation(section, raw, file: str, problems: list[Problem]) -> dict[str, int]:
+    """Escalation windows in seconds for every report type."""
+    result = dict(DEFAULT_ESCALATION)
+    if section is None:
+        return result
+    if not isinstance(section, dict):
+        problems.append(Problem(file, raw.line_of("escalation"), "escalation: must map report types to durations"))
+        return result
+    for type_, value in section.items():
+        line = section.line_of(type_)
+        if type_ not in REPORT_TYPES:
+            problems.append(Problem(file, line, f"escalation.{type_}: unknown report type (known: {', '.join(REPORT_TYPES)})"))
+            continue
+        seconds = parse_duration(value)
+        if not seconds:
+            problems.append(Problem(file, line, f"escalation.{type_}: {value!r} is not a duration like 10m, 2h or 1d"))
+            continue
+        result[type_] = seconds
+    return result
+
+
+def _contacts(items, raw, file: str, line_info: LineInfo, gazetteer: Gazetteer, problems: list[Problem]) -> list[Contact]:
+    """Every contact, each checked field by field."""
+    if not isinstance(items, list):
+        problems.append(Problem(file, raw.line_of("contacts"), "contacts: a list of leaders and agencies is required"))
+        return []
+    contacts: list[Contact] = []
+    seen_ids: dict[str, int] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            problems.append(Problem(file, raw.line_of("contacts"), "each contact must be a mapping"))
+            continue
+        err = lambda key, msg: problems.append(Problem(file, item.line_of(key), msg))  # noqa: E731
+        cid = str(item.get("id") or "").strip()
+        label = f"contact {cid or '(no id)'}"
+        if not cid:
+            err("id", "contact: id is required")
+        elif cid in seen_ids:
+            err("id", f"{label}: duplicate id (first at line {seen_ids[cid]})")
+        else:
+            seen_ids[cid] = item.line
+        kind = item.get("kind")
+        if kind not in CONTACT_KINDS:
+            err("kind", f"{label}: kind must be leader or agency")
+        phone = None
+        if item.get("phone") not in (None, ""):
+            phone = phones.normalise(str(item["phone"]), line_info.country)
+            if phone is None or not phonenumbers.is_valid_number(phonenumbers.parse(phone)):
+                err("phone", f"{label}: phone {item['phone']!r} is not a phone number")
+                phone = None
+        elif kind == "leader":
+            err("phone", f"{label}: a leader needs a phone for alerts")
+        language = item.get("language") or line_info.languages[0]
+        if language not in line_info.languages:
+            err("language", f"{label}: language {language!r} is not one of hotline.languages")
+        areas = item.get("areas")
+        if not isinstance(areas, list) or not areas:
+            err("areas", f"{label}: areas must list at least one area code")
+            areas = []
+        areas = [str(a) for a in areas]
+        for code in areas:
+            if len(gazetteer) and code not in gazetteer:
+                err("areas", f"{label}: unknown area code {code!r}")
+        reports = item.get("reports", list(REPORT_TYPES))
+        if not isinstance(reports, list) or not reports or any(r not in REPORT_TYPES for r in reports):
+            err("reports", f"{label}: reports must list some of {', '.join(REPORT_TYPES)}")
+            reports = []
+        webhook = None
+        if item.get("webhook") is not None:
+            hook = item["webhook"]
+            if not isinstance(hook, dict) or not re.match(r"^https?://[^\s/]+", str(hook.get("url", ""))) \
+                    or not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(hook.get("secret_env", ""))):
+                err("webhook", f"{label}: webhook needs url (http or https) and secret_env (a variable name)")
+            else:
+                webhook = Webhook(hook["url"], hook["secret_env"])
+        token_env = item.get("api_token_env")
+        if token_env is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(token_env)):
+            err("api_token_env", f"{label}: api_token_env must be an environment variable name")
+        email = item.get("email")
+        if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", str(email)):
+            err("email", f"{label}: email {email!r} is not an address")
+        if kind != "agency" and (webhook or token_env):
+            err("kind", f"{label}: only agencies have webhooks or API tokens")
+        contacts.append(Contact(cid, str(item.get("name") or cid), str(kind), phone, language, tuple(areas),
+                                frozenset(reports), email, webhook, token_env, item.line))
+    by_phone: dict[str, str] = {}
+    for c in contacts:
+        if c.phone and c.phone in by_phone:
+            problems.append(Problem(file, c.line, f"contact {c.id}: same phone as {by_phone[c.phone]}"))
+        elif c.phone:
+            by_phone[c.phone] = c.id
+    return contacts
+
+
+def coverage_gaps(directory: Directory) -> list[Problem]:
+    """Warnings for areas where some type of report would reach no leader or agency."""
+    warnings: list[Problem] = []
+    gaz = directory.gazetteer
+    for type_ in REPORT_TYPES:
+        covered = {code for c in directory.contacts if type_ in c.reports for code in c.areas if code in gaz}
+        reached = {a.code for code in covered for a in gaz.path(code)}  # covered areas and their ancestors
+
+        def walk(area, inherited: bool) -> None:
+            here = inherited or area.code in covered
+            if here:
+                return
+            below = [a for a in gaz.children(area.code)]
+            if not any(a.code in reached for a in below):
+                warnings.append(Problem(directory.path, None, f"{type_} reports from {area.name_en} ({area.code}) and everything in it reach nobody"))
+                return
+            warnings.append(Problem(directory.path, None, f"{type_} reports placed only at {area.level} {area.name_en} ({area.code}) reach nobody"))
+            for child in below:
+                walk(child, False)
+
+        for province in gaz.children(None):
+            walk(province, False)
+    return warnings
+

@@ -1,0 +1,442 @@
+"""The conversation: one pure step from (state, input) to (reply, new state)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Protocol
+
+from hotline import phones, reportnumber
+from hotline.areas import Gazetteer
+from hotline.engine.config import DialogueConfig, Question
+from hotline.engine.screens import Layout, render
+
+RESUME_SECONDS = 5 * 60
+"""A reporter who dials again within this time of a dropped session may continue."""
+
+MAX_TEXT = 500
+"""Longest free-text answer kept; the rest is cut."""
+
+BACK, MENU, MORE, SKIP = "0", "00", "98", "99"
+"""Navigation inputs, the same on every screen (INTERFACE.md section 4)."""
+
+_KHMER_DIGITS = str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789")
+_KEYWORD_WITH_NUMBER = re.compile(r"^([^\d\s]+)\s*([\d\s\-#]*)$")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A report ready to be stored."""
+
+    type: str
+    area_code: str | None
+    answers: dict
+    language: str
+    consent: bool | None
+    channel: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer, whether the conversation is over, and the state to keep."""
+
+    text: str
+    end: bool
+    state: dict | None
+
+
+class Backend(Protocol):
+    """What the engine asks of storage, for one sender."""
+
+    def submit(self, draft: Draft) -> str:
+        """Store a report and return its number."""
+
+    def status(self, number: str) -> str | None:
+        """The status of a report, or None if there is no such report."""
+
+    def add_detail(self, number: str, text: str) -> bool:
+        """Add the sender's further words to their report; False if not theirs."""
+
+    def set_language(self, lang: str) -> None:
+        """Remember the sender's language."""
+
+    def set_opt_out(self, opted_out: bool) -> None:
+        """Remember that the sender said STOP (True) or START (False)."""
+
+    def acknowledge(self, number: str) -> str:
+        """A contact's OK: 'done', 'already', 'unknown' or 'not_contact'."""
+
+
+def normalise_input(text: str) -> str:
+    """Trim an answer and read Khmer digits as ASCII ones."""
+    return (text or "").translate(_KHMER_DIGITS).strip()
+
+
+class Engine:
+    """Menus and report flows for USSD and SMS, driven by configuration data."""
+
+    def __init__(self, config: DialogueConfig, gazetteer: Gazetteer, sms_idle_seconds: int = 30 * 60):
+        self.config = config
+        self.areas = gazetteer
+        self.sms_idle_seconds = sms_idle_seconds
+
+    # ---- entry points -------------------------------------------------------------
+    def ussd(self, state: dict | None, full_text: str, session_id: str, now: float,
+             backend: Backend, lang: str) -> Reply:
+        """Answer one USSD request; `full_text` is every input of the session joined by '*'."""
+        full_text = full_text or ""
+        lang = self._channel_lang("ussd", lang)
+        if state and state.get("sid") == session_id:
+            last = state.get("last", "")
+            if full_text == last:
+                return self._show(state)
+            new = full_text[len(last) + 1:] if last and full_text.startswith(last + "*") else (
+                full_text if not last else full_text.rsplit("*", 1)[-1])
+            state = dict(state, last=full_text, ts=now)
+            return self._input(state, new, backend)
+        saved = state if state and state.get("at") in ("q", "check") and now - state.get("ts", 0) < RESUME_SECONDS else None
+        fresh = self._new_state("ussd", saved.get("lang", lang) if saved else lang, now)
+        fresh.update(sid=session_id, last="")
+        if saved and not full_text:
+            fresh.update(at="resume", saved=saved)
+            return self._show(fresh)
+        reply = self._show(fresh)
+        # Our state was lost (Redis emptied, or another web process) mid-session: replay.
+        for part in (full_text.split("*") if full_text else []):
+            if reply.end:
+                break
+            reply = self._input(dict(reply.state, last=""), part, backend)
+        if reply.state is not None:
+            reply.state["last"] = full_text
+        return reply
+
+    def sms(self, state: dict | None, text: str, now: float, backend: Backend, lang: str) -> Reply:
+        """Answer one SMS from a reporter (or a contact)."""
+        text = (text or "").strip()
+        keyword = self._keyword(text)
+        if keyword:
+            return self._keyword_reply(keyword, state, backend, lang)
+        notice = ""
+        if state and now - state.get("ts", 0) > self.sms_idle_seconds:
+            if state.get("at") in ("q", "check"):
+                notice = self.config.text(state.get("lang", lang), "expired", minutes=self.sms_idle_seconds // 60)
+            state = None
+        if state:
+            lang = state.get("lang", lang)
+            state = dict(state, ts=now)
+            if state.get("at") == "followup" and normalise_input(text) != MENU:
+                return self._add_detail(state, text, backend)
+            reply = self._input(state, text, backend)
+            if reply.state and reply.state.get("err") and len(text.split()) >= 2 and self._current_kind(state) != "text":
+                return self._unsorted(text, lang, now, backend)
+            return reply
+        if len(text.split()) >= 2:
+            return self._unsorted(text, lang, now, backend, notice)
+        reply = self._show(self._new_state("sms", lang, now))
+        return Reply(_prefix(notice, reply.text), reply.end, reply.state)
+
+    # ---- keywords (SMS) -------------------------------------------------------------
+    def _keyword(self, text: str) -> tuple[str, str] | None:
+        """(KEYWORD, argument) if the whole message is a keyword, with a number after STATUS/OK."""
+        match = _KEYWORD_WITH_NUMBER.match(normalise_input(text))
+        if not match:
+            return None
+        name = self.config.keyword(match.group(1))
+        arg = reportnumber.clean(match.group(2))
+        if name is None or (arg and name not in ("STATUS", "OK")):
+            return None
+        return name, arg
+
+    def _keyword_reply(self, keyword: tuple[str, str], state: dict | None, backend: Backend, lang: str) -> Reply:
+        """Carry out STATUS, OK, STOP, START or HELP; the conversation state is kept."""
+        name, arg = keyword
+        lang = (state or {}).get("lang", lang)
+        t = lambda key, **kw: self.config.text(lang, key, **kw)  # noqa: E731
+        if name == "HELP":
+            text = t("help")
+        elif name == "STOP":
+            backend.set_opt_out(True)
+            text, state = t("stop_done"), None
+        elif name == "START":
+            backend.set_opt_out(False)
+            text = t("start_done")
+        elif name == "STATUS":
+            text = self._status_text(arg, lang, backend) if arg else t("status_usage")
+        else:
+            if not arg:
+                text = t("ok_usage")
+            elif not reportnumber.is_valid(arg):
+                text = t("err_number_checkdigit")
+            else:
+                text = t(f"ok_{backend.acknowledge(arg)}", number=arg)
+        return Reply(text, True, state)
+
+    def _status_text(self, number: str, lang: str, backend: Backend) -> str:
+        """A report's status in neutral words, or why the number was not found."""
+        if not reportnumber.is_valid(number):
+            return self.config.text(lang, "err_number_checkdigit")
+        status = backend.status(number)
+        if status is None:
+            return self.config.text(lang, "err_number_unknown")
+        return self.config.text(lang, "status_line", number=number, status=self.config.text(lang, f"status_{status}"))
+
+    # ---- state and rendering --------------------------------------------------------
+    def _channel_lang(self, channel: str, lang: str) -> str:
+        """The reporter's language if this channel offers it, else the channel's first."""
+        offered = self.config.line.ussd_languages if channel == "ussd" else self.config.line.languages
+        return lang if lang in offered else offered[0]
+
+    def _new_state(self, channel: str, lang: str, now: float) -> dict:
+        """A conversation at the main menu."""
+        return {"v": 1, "ch": channel, "lang": self._channel_lang(channel, lang), "at": "menu", "page": 0, "ts": now}
+
+    def _t(self, state: dict, key: str, **values) -> str:
+        """Words in the conversation's language."""
+        return self.config.text(state["lang"], key, **values)
+
+    def _current_kind(self, state: dict) -> str | None:
+        """The kind of question being asked, if any."""
+        q = self._question(state)
+        return q.kind if q else None
+
+    def _question(self, state: dict) -> Question | None:
+        """The question the conversation is at, if any."""
+        if state.get("at") != "q":
+            return None
+        return self.config.flows[state["flow"]].questions[state["qi"]]
+
+    def _show(self, state: dict) -> Reply:
+        """Render the screen the state is at (clearing a one-time error)."""
+        state = dict(state)
+        err = state.pop("err", None)
+        top = [self._t(state, err)] if err else []
+        nav = [f"{self._t(state, 'nav_back')} {self._t(state, 'nav_menu')}"]
+        at = state["at"]
+        if at == "menu":
+            items = [f"{i} {self._t(state, f'menu_{m}')}" for i, m in enumerate(self.config.main_menu, 1)]
+            head = self.config.texts.get(state["lang"], {}).get("line_name", self.config.line.name)
+            hint = [self._t(state, "sms_menu_hint")] if state["ch"] == "sms" else []
+            layout = Layout((*top, head), tuple(items), (), tuple(hint), self._t(state, "nav_more"))
+        elif at == "q":
+            layout = self._question_layout(state, top, nav)
+        elif at == "check":
+            layout = Layout((*top, self._t(state, "check_prompt")), (), (), tuple(nav))
+        elif at == "tips":
+            i = state.get("tip", 0)
+            more = [self._t(state, "tip_next")] if i + 1 < len(self.config.tips) else []
+            layout = Layout((*top, self._t(state, self.config.tips[i]), *more), (), (), tuple(nav))
+        elif at == "lang":
+            langs = self._offered_languages(state)
+            items = [f"{i} {self.config.language_name(code)}" for i, code in enumerate(langs, 1)]
+            layout = Layout((*top, self._t(state, "language_prompt")), tuple(items), (), tuple(nav), self._t(state, "nav_more"))
+        elif at == "resume":
+            layout = Layout((self._t(state, "resume_prompt"),), (f"1 {self._t(state, 'resume_continue')}",
+                                                                  f"2 {self._t(state, 'resume_restart')}"))
+        else:  # followup: what to do after an unsorted report
+            layout = Layout((self._t(state, "unsorted_added", number=state["number"]),), ())
+        text, pages = render(layout, state["ch"], state.get("page", 0))
+        state["pages"] = pages
+        return Reply(text, False, state)
+
+    def _offered_languages(self, state: dict) -> tuple[str, ...]:
+        """Languages the reporter may choose on this channel."""
+        line = self.config.line
+        return line.ussd_languages if state["ch"] == "ussd" else line.languages
+
+    def _question_layout(self, state: dict, top: list[str], nav: list[str]) -> Layout:
+        """The screen of the current question."""
+        q = self._question(state)
+        more = self._t(state, "nav_more")
+        if q.kind == "area":
+            cursor = state.get("area")
+            children = self.areas.children(cursor)
+            level = children[0].level if children else "village"
+            head = [self._t(state, q.prompt)] if cursor is None else [self.areas.get(cursor).name(state["lang"])]
+            items = [f"{i} {a.name(state['lang'])}" for i, a in enumerate(children, 1)]
+            hint = [self._t(state, "area_code_hint")] if cursor is None else []
+            return Layout((*top, *head, self._t(state, f"area_{level}")), tuple(items),
+                          (self._t(state, "nav_dont_know"),), (*nav, *hint), more)
+        skip = [self._t(state, "nav_skip")] if q.optional else []
+        if q.kind == "choice":
+            items = [f"{i} {self._t(state, o)}" for i, o in enumerate(q.options, 1)]
+            return Layout((*top, self._t(state, q.prompt)), tuple(items), tuple(skip), tuple(nav), more)
+        if q.kind == "consent":
+            items = (f"1 {self._t(state, 'consent_yes')}", f"2 {self._t(state, 'consent_no')}")
+            return Layout((*top, self._t(state, q.prompt)), items, (), tuple(nav), more)
+        return Layout((*top, self._t(state, q.prompt)), (), tuple(skip), tuple(nav), more)
+
+    # ---- input ----------------------------------------------------------------------
+    def _input(self, state: dict, raw: str, backend: Backend) -> Reply:
+        """Apply one input to the screen the state is at."""
+        value = normalise_input(raw)
+        at = state["at"]
+        if value == MENU and at != "resume":
+            return self._show(self._to_menu(state))
+        if value == MORE and state.get("pages", 1) > 1:
+            return self._show(dict(state, page=state.get("page", 0) + 1))
+        handler = {"menu": self._on_menu, "q": self._on_question, "check": self._on_check, "tips": self._on_tips,
+                   "lang": self._on_language, "resume": self._on_resume, "followup": self._on_followup}[at]
+        return handler(state, value, raw, backend)
+
+    def _to_menu(self, state: dict) -> dict:
+        """The same conversation, back at the main menu."""
+        return {k: v for k, v in state.items() if k in ("v", "ch", "lang", "ts", "sid", "last")} | {"at": "menu", "page": 0}
+
+    def _error(self, state: dict, key: str) -> Reply:
+        """Show the same screen again with an explanation first."""
+        return self._show(dict(state, err=key))
+
+    def _on_menu(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """A choice on the main menu."""
+        index = _choice(value, len(self.config.main_menu))
+        if index is None:
+            return self._error(state, "err_choice")
+        entry = self.config.main_menu[index]
+        state = self._to_menu(state)
+        if entry in self.config.flows:
+            state.update(at="q", flow=entry, qi=0, answers={}, area=None)
+        else:
+            state.update(at={"check": "check", "tips": "tips", "language": "lang"}[entry], tip=0)
+        return self._show(state)
+
+    def _on_resume(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """Continue the dropped conversation (1) or start again (2)."""
+        if value == "1":
+            saved = dict(state["saved"], sid=state.get("sid"), last=state.get("last", ""), ts=state["ts"])
+            return self._show(saved)
+        if value == "2":
+            return self._show({k: v for k, v in state.items() if k != "saved"} | {"at": "menu", "page": 0})
+        return self._error(state, "err_choice")
+
+    def _on_check(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """A typed report number on the check screen."""
+        if value == BACK:
+            return self._show(self._to_menu(state))
+        if not reportnumber.is_valid(value):
+            return self._error(state, "err_number_checkdigit")
+        status = backend.status(reportnumber.clean(value))
+        if status is None:
+            return self._error(state, "err_number_unknown")
+        number = reportnumber.clean(value)
+        text = self._t(state, "status_line", number=number, status=self._t(state, f"status_{status}"))
+        return Reply(text, True, None)
+
+    def _on_tips(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """Next tip (1) or back (0)."""
+        i = state.get("tip", 0)
+        if value == "1" and i + 1 < len(self.config.tips):
+            return self._show(dict(state, tip=i + 1, page=0))
+        if value == BACK:
+            return self._show(dict(state, tip=i - 1) if i > 0 else self._to_menu(state))
+        return self._error(state, "err_choice")
+
+    def _on_language(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """A language chosen from the list."""
+        if value == BACK:
+            return self._show(self._to_menu(state))
+        langs = self._offered_languages(state)
+        index = _choice(value, len(langs))
+        if index is None:
+            return self._error(state, "err_choice")
+        backend.set_language(langs[index])
+        return self._show(self._to_menu(dict(state, lang=langs[index])))
+
+    def _on_followup(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """After an unsorted report (only 00 reaches here, handled above)."""
+        return self._show(self._to_menu(state))
+
+    def _on_question(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
+        """An answer to the current question of a report flow."""
+        q = self._question(state)
+        if q.kind == "area":
+            return self._on_area(state, q, value, backend)
+        if value == BACK:
+            return self._back(state)
+        if value == SKIP and q.optional:
+            return self._next(state, q, None, backend)
+        if q.kind == "choice":
+            index = _choice(value, len(q.options))
+            return self._error(state, "err_choice") if index is None else self._next(state, q, q.options[index], backend)
+        if q.kind == "consent":
+            if value not in ("1", "2"):
+                return self._error(state, "err_choice")
+            return self._next(state, q, value == "1", backend)
+        if q.kind == "phone":
+            number = phones.normalise(value, self.config.line.country)
+            return self._error(state, "err_phone") if number is None else self._next(state, q, number, backend)
+        text = " ".join(raw.split())[:MAX_TEXT]
+        return self._next(state, q, text, backend) if text else self._error(state, "err_choice")
+
+    def _on_area(self, state: dict, q: Question, value: str, backend: Backend) -> Reply:
+        """Walk the gazetteer: a numbered child, a typed code, don't know, or back up a level."""
+        cursor = state.get("area")
+        if value == BACK:
+            if cursor is None:
+                return self._back(state)
+            return self._show(dict(state, area=self.areas.get(cursor).parent, page=0))
+        if value == SKIP:
+            return self._next(state, q, cursor, backend)
+        if len(value) >= 4 and value.isdigit():
+            typed = self.areas.find_village(value)
+            if typed is None:
+                return self._error(state, "err_choice")
+            cursor = typed.code
+        else:
+            children = self.areas.children(cursor)
+            index = _choice(value, len(children))
+            if index is None:
+                return self._error(state, "err_choice")
+            cursor = children[index].code
+        if not self.areas.children(cursor):
+            return self._next(state, q, cursor, backend)
+        return self._show(dict(state, area=cursor, page=0))
+
+    def _back(self, state: dict) -> Reply:
+        """The previous question, or the main menu from the first."""
+        if state["qi"] == 0:
+            return self._show(self._to_menu(state))
+        answers = dict(state["answers"])
+        qi = state["qi"] - 1
+        previous = self.config.flows[state["flow"]].questions[qi]
+        answers.pop(previous.id, None)
+        return self._show(dict(state, qi=qi, answers=answers, area=None, page=0))
+
+    def _next(self, state: dict, q: Question, answer, backend: Backend) -> Reply:
+        """Record an answer, then ask the next question or store the report."""
+        answers = dict(state["answers"], **{q.id: answer})
+        flow = self.config.flows[state["flow"]]
+        if state["qi"] + 1 < len(flow.questions):
+            return self._show(dict(state, qi=state["qi"] + 1, answers=answers, area=None, page=0))
+        area = next((answers.get(x.id) for x in flow.questions if x.kind == "area"), None)
+        consent = next((answers.get(x.id) for x in flow.questions if x.kind == "consent"), None)
+        draft = Draft(flow.type, area, answers, state["lang"], consent, state["ch"])
+        number = backend.submit(draft)
+        return Reply(self._t(state, flow.done, number=number), True, None)
+
+    # ---- unsorted -------------------------------------------------------------------
+    def _unsorted(self, text: str, lang: str, now: float, backend: Backend, notice: str = "") -> Reply:
+        """Free text that followed no menu: stored as an unsorted report."""
+        lang = self._channel_lang("sms", lang)
+        draft = Draft("unsorted", None, {"text": " ".join(text.split())[:MAX_TEXT * 2]}, lang, None, "sms")
+        number = backend.submit(draft)
+        state = {"v": 1, "ch": "sms", "lang": lang, "at": "followup", "number": number, "ts": now}
+        return Reply(_prefix(notice, self.config.text(lang, "unsorted_saved", number=number)), False, state)
+
+    def _add_detail(self, state: dict, text: str, backend: Backend) -> Reply:
+        """Further words after an unsorted report are added to it."""
+        backend.add_detail(state["number"], " ".join(text.split())[:MAX_TEXT * 2])
+        return Reply(self._t(state, "unsorted_added", number=state["number"]), False, state)
+
+
+def _choice(value: str, count: int) -> int | None:
+    """Zero-based index of a numbered choice 1..count, or None."""
+    value = value.rstrip(".)")
+    if not value.isdigit() or not value.isascii():
+        return None
+    n = int(value)
+    return n - 1 if 1 <= n <= count else None
+
+
+def _prefix(notice: str, text: str) -> str:
+    """A notice on its own line before a text, when there is one."""
+    return f"{notice}\n{text}" if notice else text
+

@@ -1,0 +1,24 @@
+"""Alembic environment: the URL comes from the caller (hotline.db.upgrade) or DATABASE_URL."""
+from __future__ import annotations
+
+from alembic import context
+
+from hotline.db import make_engine
+from hotline.models import Base
+from hotline.settings import Settings
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
+
+
+def run_migrations() -> None:
+    """Run migrations online against the configured database."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations()

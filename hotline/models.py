@@ -1,0 +1,116 @@
+"""The database tables. Reporter numbers are only ever stored encrypted (and hashed for lookup)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+STATUSES = ("new", "acknowledged", "in_progress", "referred", "closed")
+"""Report statuses (INTERFACE.md section 4)."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Base of every table."""
+
+
+class Report(Base):
+    """One report from a phone, stored before the reporter is told anything."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(8), unique=True)
+    type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    area_code: Mapped[str | None] = mapped_column(String(16))
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8))
+    provider: Mapped[str] = mapped_column(String(20))
+    reporter_phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reporter_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # The outbox mark: 'pending' until routing has completed, then 'routed'.
+    routing: Mapped[str] = mapped_column(String(12), default="pending")
+    routing_enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    events: Mapped[list["ReportEvent"]] = relationship(back_populates="report", order_by="ReportEvent.id")
+
+    __table_args__ = (Index("ix_reports_routing", "routing", "created_at"),)
+
+
+class ReportEvent(Base):
+    """One entry of a report's timeline."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64), default="line")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    report: Mapped[Report] = relationship(back_populates="events")
+
+
+class InboundMessage(Base):
+    """Every provider request handled, by its provider id: resends get the same answer."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(8))
+    reply: Mapped[str] = mapped_column(Text, default="")
+    reply_end: Mapped[bool] = mapped_column(Boolean, default=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("provider", "external_id", name="uq_inbound_provider_id"),)
+
+
+class OutboundMessage(Base):
+    """One SMS the line sends (a reply, an alert, a relayed message), created once."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # What makes this message unique (e.g. 'reply:<inbound id>'): a retried job never sends twice.
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[bytes] = mapped_column(LargeBinary)
+    recipient_hash: Mapped[str] = mapped_column(String(64), index=True)
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    error: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Reporter(Base):
+    """What the line remembers of a phone, by keyed hash only: language and STOP."""
+
+    __tablename__ = "reporters"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

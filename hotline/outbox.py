@@ -1,0 +1,113 @@
+"""The outbox: rows are written in the request's transaction, jobs are enqueued after commit.
+
+If Redis or the worker is down, the rows wait ('pending' reports, 'pending' messages) and
+the periodic sweep enqueues them again (PRODUCT.md safety rule 6).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import queues, reports
+from hotline.channels.base import StatusUpdate
+from hotline.models import OutboundMessage, Report, utcnow
+
+log = logging.getLogger(__name__)
+
+STATUS_ORDER = {"pending": 0, "queued": 1, "sent": 2, "delivered": 3, "failed": 3}
+"""A status never moves backwards (callbacks arrive out of order and twice)."""
+
+JOB_TIMEOUT = 60
+"""Seconds a single job may run."""
+
+
+def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urgent: bool = False,
+            report_id: int | None = None, contact_id: str | None = None) -> OutboundMessage:
+    """Create (once, by key) an SMS to send; the caller's transaction stores it."""
+    existing = session.scalar(select(OutboundMessage).where(OutboundMessage.key == key))
+    if existing is not None:
+        return existing
+    message = OutboundMessage(key=key, purpose=purpose, provider=s.settings.sms_provider,
+                              recipient=s.vault.encrypt(to), recipient_hash=s.vault.lookup_hash(to),
+                              contact_id=contact_id, report_id=report_id, body=body, urgent=urgent, status="pending")
+    session.add(message)
+    session.flush()
+    return message
+
+
+def enqueue_routing(s, report_ids: list[int], urgent: bool = False) -> None:
+    """Hand stored reports to the workers; on failure they wait for the sweep."""
+    for report_id in report_ids:
+        _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, "workers.jobs.route_report", report_id,
+                 job_id=f"route-{report_id}")
+        _mark_enqueued(s, report_id)
+
+
+def enqueue_send(s, message_id: int, urgent: bool = False) -> None:
+    """Hand one SMS to the workers; on failure it waits for the sweep."""
+    _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, "workers.jobs.send_sms", message_id,
+             job_id=f"sms-{message_id}")
+
+
+def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str) -> bool:
+    """Enqueue a job by id (a job with the same id that is still waiting is not doubled)."""
+    try:
+        q = queues.queue(queue_name, s.redis)
+        existing = q.fetch_job(job_id)
+        if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started"):
+            return True
+        q.enqueue(func, arg, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 86400)
+        return True
+    except RedisError as exc:
+        log.warning("queue unavailable, %s waits for the sweep: %s", job_id, type(exc).__name__)
+        return False
+
+
+def _mark_enqueued(s, report_id: int) -> None:
+    """Note when a report was last handed to the queue (the sweep's grace period counts from it)."""
+    with s.Session.begin() as session:
+        report = session.get(Report, report_id)
+        if report is not None:
+            report.routing_enqueued_at = utcnow()
+
+
+def apply_status(session: Session, s, message: OutboundMessage, update: StatusUpdate) -> None:
+    """Apply a provider status to a message, never backwards; STOP at the provider opts the phone out."""
+    if STATUS_ORDER.get(update.status, 0) >= STATUS_ORDER.get(message.status, 0) and message.status not in ("delivered", "failed"):
+        message.status = update.status
+        if update.error:
+            message.error = update.error[:255]
+    if update.opted_out and message.contact_id is None:
+        reports.reporter(session, message.recipient_hash).opted_out = True
+
+
+def sweep(s, grace_seconds: int = 60) -> dict[str, int]:
+    """Enqueue again every report still unrouted and every SMS still pending after a grace period."""
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    with s.Session() as session:
+        report_rows = session.execute(
+            select(Report.id, Report.type, Report.routing_enqueued_at, Report.created_at)
+            .where(Report.routing == "pending")).all()
+        message_rows = session.execute(
+            select(OutboundMessage.id, OutboundMessage.urgent, OutboundMessage.updated_at)
+            .where(OutboundMessage.status == "pending")).all()
+    due_reports = [r for r in report_rows if _older(r.routing_enqueued_at or r.created_at, cutoff)]
+    for row in due_reports:
+        enqueue_routing(s, [row.id], urgent=row.type == "urgent")
+    due_messages = [m for m in message_rows if _older(m.updated_at, cutoff)]
+    for row in due_messages:
+        enqueue_send(s, row.id, urgent=row.urgent)
+    return {"reports": len(due_reports), "messages": len(due_messages)}
+
+
+def _older(moment, cutoff) -> bool:
+    """True if `moment` (naive times are UTC, as SQLite returns them) is before `cutoff`."""
+    if moment is None:
+        return True
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=cutoff.tzinfo)
+    return moment < cutoff

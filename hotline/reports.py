@@ -1,0 +1,77 @@
+"""Storing reports and what happens to them: one module that writes reports and their timeline."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotline import reportnumber
+from hotline.engine import Draft
+from hotline.models import Report, ReportEvent, Reporter, utcnow
+from hotline.vault import Vault
+
+NUMBER_TRIES = 20
+"""Fresh random numbers tried before giving up (collisions are rare)."""
+
+
+def create(session: Session, vault: Vault, draft: Draft, sender: str | None, provider: str) -> Report:
+    """Store a new report (unrouted) with a unique number, inside the caller's transaction."""
+    answers = dict(draft.answers)
+    for _ in range(NUMBER_TRIES):
+        number = reportnumber.generate()
+        if session.scalar(select(Report.id).where(Report.number == number)) is not None:
+            continue
+        report = Report(
+            number=number, type=draft.type, status="new", area_code=draft.area_code, answers=answers,
+            language=draft.language, channel=draft.channel, provider=provider, consent=draft.consent,
+            reporter_phone=vault.encrypt(sender) if sender else None,
+            reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending",
+        )
+        try:
+            with session.begin_nested():
+                session.add(report)
+                session.flush()
+        except IntegrityError:
+            continue  # another process took the same number at the same moment
+        add_event(session, report, "created", data={"channel": draft.channel, "type": draft.type})
+        return report
+    raise RuntimeError("could not find a free report number")
+
+
+def add_event(session: Session, report: Report, kind: str, actor: str = "line", data: dict | None = None) -> ReportEvent:
+    """Append one entry to a report's timeline."""
+    event = ReportEvent(report_id=report.id, kind=kind, actor=actor, data=data or {})
+    session.add(event)
+    return event
+
+
+def by_number(session: Session, number: str) -> Report | None:
+    """The report with this number, if any."""
+    return session.scalar(select(Report).where(Report.number == reportnumber.clean(number)))
+
+
+def add_detail(session: Session, report: Report, text: str) -> None:
+    """Further words from the reporter, kept in the answers and the timeline."""
+    details = list(report.answers.get("details", []))
+    details.append(text)
+    report.answers = dict(report.answers, details=details)
+    add_event(session, report, "detail_added", actor="reporter")
+
+
+def reporter(session: Session, phone_hash: str) -> Reporter:
+    """The row remembering a phone's language and STOP, created on first use."""
+    row = session.get(Reporter, phone_hash)
+    if row is None:
+        row = Reporter(hash=phone_hash, opted_out=False)
+        session.add(row)
+    return row
+
+
+def acknowledge(session: Session, report: Report, contact_id: str) -> str:
+    """A contact's OK: 'done' the first time, 'already' after."""
+    if report.status != "new":
+        return "already"
+    report.status = "acknowledged"
+    report.updated_at = utcnow()
+    add_event(session, report, "acknowledged", actor=f"contact:{contact_id}")
+    return "done"

@@ -1,0 +1,126 @@
+"""Settings read from the environment (and `.env`), exactly as INTERFACE.md section 2."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository root: config/ and instance/ live here."""
+
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"
+"""Flask session key used only when HOTLINE_ENV=development."""
+
+DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kISE="
+"""Fernet key (32 bytes, URL-safe base64) used only when HOTLINE_ENV=development."""
+
+DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
+"""Twilio auth token used in development so the simulator can sign requests."""
+
+
+class SettingsError(Exception):
+    """The environment does not describe a deployment that may start."""
+
+
+@dataclass
+class Settings:
+    """Every setting of the line; build with `Settings.from_env()`."""
+
+    env: str = "development"
+    database_url: str = ""
+    redis_url: str = "redis://localhost:6379/0"
+    secret_key: str = DEV_SECRET_KEY
+    data_key: str = DEV_DATA_KEY
+    directory_path: str = str(ROOT / "config" / "directory.yaml")
+    public_base_url: str | None = None
+    sms_provider: str = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str | None = None
+    at_username: str | None = None
+    at_api_key: str | None = None
+    at_from: str | None = None
+    at_api_url: str | None = None
+    at_webhook_token: str | None = None
+    # Extensions beyond INTERFACE.md section 2 (documented in the README).
+    rate_limit_per_minute: int = 20
+    sms_idle_minutes: int = 30
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        """True when running for real people."""
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict | None = None, dotenv: bool = True) -> "Settings":
+        """Read settings from `environ` (default os.environ, after loading `.env`)."""
+        if environ is None:
+            if dotenv:
+                load_dotenv(ROOT / ".env", override=False)
+            environ = dict(os.environ)
+        get = lambda name: (environ.get(name) or "").strip() or None  # noqa: E731
+        env = get("HOTLINE_ENV") or "development"
+        if env not in ("development", "production"):
+            raise SettingsError(f"HOTLINE_ENV must be development or production, not {env!r}")
+        s = cls(env=env)
+        s.database_url = get("DATABASE_URL") or f"sqlite:///{ROOT / 'instance' / 'hotline.db'}"
+        s.redis_url = get("REDIS_URL") or s.redis_url
+        s.directory_path = get("HOTLINE_DIRECTORY") or s.directory_path
+        s.public_base_url = (get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+        s.sms_provider = (get("SMS_PROVIDER") or "console").lower()
+        for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from", "twilio_api_url",
+                     "at_username", "at_api_key", "at_from", "at_api_url", "at_webhook_token"):
+            setattr(s, name, get(name.upper()))
+        s.rate_limit_per_minute = _int(get("HOTLINE_RATE_LIMIT_PER_MINUTE"), 20, "HOTLINE_RATE_LIMIT_PER_MINUTE")
+        s.sms_idle_minutes = _int(get("HOTLINE_SMS_IDLE_MINUTES"), 30, "HOTLINE_SMS_IDLE_MINUTES")
+        secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
+        if s.production:
+            missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
+            if missing:
+                raise SettingsError(f"production needs {', '.join(missing)} set; refusing to start")
+        else:
+            s.twilio_auth_token = s.twilio_auth_token or DEV_TWILIO_TOKEN
+        s.secret_key = secret or DEV_SECRET_KEY
+        s.data_key = data_key or DEV_DATA_KEY
+        if s.production and (s.secret_key == DEV_SECRET_KEY or s.data_key == DEV_DATA_KEY):
+            raise SettingsError("production must not use the development keys")
+        _check_data_key(s.data_key)
+        if s.sms_provider not in ("console", "twilio", "africastalking"):
+            raise SettingsError(f"SMS_PROVIDER must be console, twilio or africastalking, not {s.sms_provider!r}")
+        if s.production and s.sms_provider == "console":
+            raise SettingsError("SMS_PROVIDER=console only stores messages; choose twilio or africastalking in production")
+        return s
+
+    def as_dict(self) -> dict:
+        """All settings by name (for app.config)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _int(raw: str | None, default: int, name: str) -> int:
+    """Parse a positive integer setting or explain which one is wrong."""
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return value
+
+
+def _check_data_key(key: str) -> None:
+    """Refuse a HOTLINE_DATA_KEY that is not a Fernet key."""
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise SettingsError(
+            "HOTLINE_DATA_KEY must be 32 random bytes in URL-safe base64 "
+            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+        ) from None
