@@ -1,1 +1,39 @@
-"""hotline: an SMS/USSD reporting line."""
+"""hotline: an SMS/USSD reporting line for suspicious recruiters and missing migrants."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from hotline.settings import Settings
+
+MAX_REQUEST_BYTES = 64 * 1024
+"""Providers send a few hundred bytes; anything far larger is refused with 413."""
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the web app. `test_config` may hold a `settings` object and Flask config keys."""
+    from hotline import services as services_module
+    from hotline import health, simulator, webhooks
+
+    test_config = dict(test_config or {})
+    settings = test_config.pop("settings", None) or Settings.from_env()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+                      MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES, MAX_FORM_PARTS=200, HOTLINE=settings)
+    app.config.update(test_config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Refuses to start on configuration errors: they are raised here with their lines.
+    app.extensions["hotline"] = services_module.build(settings)
+    webhooks.init_app(app)
+    health.init_app(app)
+    if not settings.production:
+        simulator.init_app(app)
+    return app
+
+
+def current_services(app: Flask | None = None):
+    """The Services of the current (or given) app."""
+    from flask import current_app
+
+    return (app or current_app).extensions["hotline"]

@@ -145,6 +145,8 @@ def load_areas(path: str | os.PathLike) -> Gazetteer:
         raise ConfigError([Problem(file, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
     except csv.Error as exc:
         raise ConfigError([Problem(file, None, f"not a readable CSV file: {exc}")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(file, None, f"cannot read the areas file: {exc.strerror or exc}")]) from None
 
     problems: list[Problem] = []
     if not records:
@@ -163,7 +165,7 @@ def load_areas(path: str | os.PathLike) -> Gazetteer:
     return Gazetteer(Area(r.code, r.parent or None, r.level, r.name_en, r.name_km) for r in rows.values())
 
 
-def _read_records(handle) -> list[tuple[int, list[str]]]:
+def _read_records(handle: Iterable[str]) -> list[tuple[int, list[str]]]:
     """Every non-blank CSV record with the line it starts on."""
     reader = csv.reader(handle)
     records: list[tuple[int, list[str]]] = []

@@ -1,6 +1,7 @@
 """Everything a process needs, built once from Settings: the web app and workers share it."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,29 @@ class Services:
 
 def load_config(settings: Settings, config_dir: Path = CONFIG_DIR) -> tuple[Directory, Engine]:
     """Directory and dialogue engine; raises ConfigError listing every problem."""
-    directory = load_directory(settings.directory_path)
+    return _load_config(settings.directory_path, str(config_dir), settings.sms_idle_minutes * 60,
+                        _fingerprint(settings.directory_path, config_dir))
+
+
+def _fingerprint(directory_path: str, config_dir: Path) -> tuple:
+    """Names, sizes and change times of every configuration file: a changed file is loaded again."""
+    files = [Path(directory_path), *sorted(Path(directory_path).parent.glob("*.csv")), *sorted(config_dir.rglob("*.yaml"))]
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(f), None, None))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_config(directory_path: str, config_dir: str, idle_seconds: int, fingerprint: tuple) -> tuple[Directory, Engine]:
+    """Load (once per fingerprint) the directory and the dialogue."""
+    directory = load_directory(directory_path)
     dialogue = load_dialogue(config_dir, directory.line)
-    return directory, Engine(dialogue, directory.gazetteer, settings.sms_idle_minutes * 60)
+    return directory, Engine(dialogue, directory.gazetteer, idle_seconds)
 
 
 def build(settings: Settings) -> Services:

@@ -63,6 +63,7 @@ class DialogueConfig:
     tips: tuple[str, ...]
     texts: dict[str, dict[str, str]]
     keywords: dict[str, frozenset[str]] = field(default_factory=dict)
+    text_lines: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def text(self, lang: str, key: str, **values: object) -> str:
         """The words for `key` in `lang` (else the default language), filled in."""
@@ -124,7 +125,8 @@ def load_dialogue(config_dir: str | Path, line: LineInfo) -> DialogueConfig:
                 problems.append(Problem(path, words.line_of(key), f"{key}: {problem}"))
     if problems:
         raise ConfigError(problems)
-    return DialogueConfig(line, flows, main_menu, tips, {k: dict(v) for k, v in texts.items()}, keywords)
+    return DialogueConfig(line, flows, main_menu, tips, {k: dict(v) for k, v in texts.items()}, keywords,
+                          {k: dict(v.key_lines) for k, v in texts.items()})
 
 
 REQUIRED_TEXTS = frozenset({

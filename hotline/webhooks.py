@@ -1,0 +1,73 @@
+"""Provider webhooks: the only code that reads Flask's request for them.
+
+Every provider endpoint is registered from the provider's own list, so a provider module
+is one unit of work. Bad input is answered 4xx naming the problem, never 500.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from hotline import channels, intake
+from hotline.channels.base import Answer, Endpoint, Provider, Rejected, WebRequest
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def _web_request() -> WebRequest:
+    """The current request as plain data."""
+    return WebRequest(url=request.url, path=request.path, query_string=request.query_string.decode("latin-1"),
+                      args=request.args, form=request.form, headers=dict(request.headers))
+
+
+def _view(provider: Provider, endpoint: Endpoint):
+    """A view function for one provider endpoint."""
+
+    def view() -> Response:
+        from hotline import current_services
+
+        s = current_services()
+        try:
+            req = _web_request()
+            provider.authenticate(req, s.settings)
+            parsed = endpoint.parse(req)
+        except Rejected as exc:
+            return Response(exc.message + "\n", status=exc.status, mimetype="text/plain")
+        except HTTPException as exc:  # too large, undecodable form
+            return Response(f"{exc.name}: {exc.description}\n", status=exc.code or 400, mimetype="text/plain")
+        if endpoint.kind == "message":
+            answer = intake.handle_message(s, parsed)
+            if not parsed.inline_reply:
+                answer = Answer("", True)
+            body, mimetype = endpoint.render(answer)
+            return Response(body, status=200, content_type=mimetype)
+        if endpoint.kind == "status":
+            intake.handle_status(s, parsed)
+        else:
+            intake.handle_session_end(s, parsed)
+        return Response("", status=200, mimetype="text/plain")
+
+    view.__name__ = f"{provider.slug}_{endpoint.path.replace('/', '_')}"
+    return view
+
+
+for _provider in channels.PROVIDERS.values():
+    for _endpoint in _provider.endpoints:
+        bp.add_url_rule(f"/{_provider.slug}/{_endpoint.path}", view_func=_view(_provider, _endpoint), methods=["POST"])
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhooks and a JSON-free 4xx/5xx handler that never leaks details."""
+    app.register_blueprint(bp)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # noqa: ANN202
+        if isinstance(exc, HTTPException):
+            return Response(f"{exc.name}: {exc.description}\n", status=exc.code or 500, mimetype="text/plain")
+        # Logged without the request's form: it may hold a reporter's number or words.
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.path)
+        return Response("Service temporarily unavailable; please try again.\n", status=503, mimetype="text/plain")

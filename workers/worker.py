@@ -1,0 +1,32 @@
+"""The line's rq worker: rq's own, plus the outbox sweep in its maintenance round."""
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from rq import Worker
+
+log = logging.getLogger(__name__)
+
+SWEEP_LOCK_SECONDS = 25
+"""Only one worker sweeps in each interval, however many run."""
+
+
+class HotlineWorker(Worker):
+    """A Worker whose periodic maintenance also re-enqueues anything the queues lost."""
+
+    def run_maintenance_tasks(self):
+        """rq's maintenance, then the outbox sweep (at most once per interval across workers)."""
+        super().run_maintenance_tasks()
+        try:
+            if not self.connection.set("hotline:sweep-lock", self.name, nx=True, ex=SWEEP_LOCK_SECONDS):
+                return
+            from workers.jobs import sweep_outbox
+
+            counts = sweep_outbox()
+            if any(counts.values()):
+                log.info("outbox sweep re-enqueued %s", counts)
+        except RedisError as exc:
+            log.warning("outbox sweep skipped: %s", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - a sweep failure must never stop the worker
+            log.exception("outbox sweep failed")
