@@ -42,9 +42,9 @@ def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urg
 def enqueue_routing(s, report_ids: list[int], urgent: bool = False) -> None:
     """Hand stored reports to the workers; on failure they wait for the sweep."""
     for report_id in report_ids:
-        _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, "workers.jobs.route_report", report_id,
-                 job_id=f"route-{report_id}")
-        _mark_enqueued(s, report_id)
+        if _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, "workers.jobs.route_report", report_id,
+                    job_id=f"route-{report_id}"):
+            _mark_enqueued(s, report_id)
 
 
 def enqueue_send(s, message_id: int, urgent: bool = False) -> None:

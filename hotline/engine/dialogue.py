@@ -42,6 +42,7 @@ class Reply:
     text: str
     end: bool
     state: dict | None
+    invalid: bool = False  # the input was not an answer to the screen
 
 
 class Backend(Protocol):
@@ -126,7 +127,7 @@ class Engine:
             if state.get("at") == "followup" and normalise_input(text) != MENU:
                 return self._add_detail(state, text, backend)
             reply = self._input(state, text, backend)
-            if reply.state and reply.state.get("err") and len(text.split()) >= 2 and self._current_kind(state) != "text":
+            if reply.invalid and len(text.split()) >= 2:
                 return self._unsorted(text, lang, now, backend)
             return reply
         if len(text.split()) >= 2:
@@ -192,11 +193,6 @@ class Engine:
     def _t(self, state: dict, key: str, **values) -> str:
         """Words in the conversation's language."""
         return self.config.text(state["lang"], key, **values)
-
-    def _current_kind(self, state: dict) -> str | None:
-        """The kind of question being asked, if any."""
-        q = self._question(state)
-        return q.kind if q else None
 
     def _question(self, state: dict) -> Question | None:
         """The question the conversation is at, if any."""
@@ -289,7 +285,8 @@ class Engine:
 
     def _error(self, state: dict, key: str) -> Reply:
         """Show the same screen again with an explanation first."""
-        return self._show(dict(state, err=key))
+        reply = self._show(dict(state, err=key))
+        return Reply(reply.text, reply.end, reply.state, invalid=True)
 
     def _on_menu(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
         """A choice on the main menu."""

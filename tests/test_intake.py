@@ -1,0 +1,162 @@
+"""Intake end to end through the real webhooks, a real database and a real Redis."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from redis import Redis
+from sqlalchemy import func, select, text
+
+from hotline import reportnumber
+from hotline.models import Base, InboundMessage, OutboundMessage, Report, Reporter
+from tests.test_adapters import AT_SMS, TW_SMS, _replace, post
+from workers import jobs
+
+PHONE = "+85512345678"
+
+
+def ussd(client, session_id: str, full_text: str, phone: str = PHONE):
+    """One USSD step as Africa's Talking sends it."""
+    body = f"phoneNumber={phone.replace('+', '%2B')}&serviceCode=%2A384%2A123%23&sessionId={session_id}&networkCode=99999&text={full_text.replace('*', '%2A')}"
+    response = post(client, "africastalking", "/webhooks/africastalking/ussd", body, "valid")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def count(services, model) -> int:
+    with services.Session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_ussd_report_is_stored_before_the_number_is_shown(client, services):
+    steps = ["", "3", "3*99"]
+    answers = [ussd(client, "ATUid_a", t) for t in steps]
+    assert answers[0].startswith("CON ") and answers[-1].startswith("END ")
+    with services.Session() as session:
+        report = session.scalars(select(Report)).one()
+    assert report.number in answers[-1] and reportnumber.is_valid(report.number)
+    assert report.type == "urgent" and report.status == "new" and report.routing == "pending"
+    assert report.channel == "ussd" and report.provider == "africastalking"
+
+
+def test_resent_ussd_step_gets_the_same_answer_and_creates_nothing(client, services):
+    ussd(client, "ATUid_b", "")
+    ussd(client, "ATUid_b", "3")
+    first = ussd(client, "ATUid_b", "3*99")
+    again = ussd(client, "ATUid_b", "3*99")
+    assert first == again
+    assert count(services, Report) == 1
+
+
+def test_resent_twilio_sms_is_handled_once(client, services):
+    body = _replace(TW_SMS, Body="a broker in a white car offers jobs")
+    first = post(client, "twilio", "/webhooks/twilio/sms", body, "valid").get_data(as_text=True)
+    second = post(client, "twilio", "/webhooks/twilio/sms", body, "valid").get_data(as_text=True)
+    assert first == second and "<Message>" in first
+    assert count(services, Report) == 1
+
+
+def test_africastalking_sms_reply_goes_out_through_a_worker_job(client, services):
+    response = post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="hello"), "valid")
+    assert response.status_code == 200 and response.get_data(as_text=True) == ""
+    with services.Session() as session:
+        message = session.scalars(select(OutboundMessage)).one()
+    assert message.purpose == "reply" and message.status == "pending" and message.provider == "console"
+    assert services.vault.decrypt(message.recipient) == PHONE
+    assert jobs.send_sms(message.id) == "delivered"
+    assert jobs.send_sms(message.id) == "delivered"        # a retried job sends nothing twice
+    with services.Session() as session:
+        assert session.get(OutboundMessage, message.id).attempts == 1
+
+
+def test_reporter_number_is_never_stored_or_logged_in_the_clear(client, services, caplog):
+    caplog.set_level(logging.DEBUG)
+    post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="the recruiter said no papers needed"), "valid")
+    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="STOP"), "valid")
+    ussd(client, "ATUid_c", "")
+    forms = [PHONE, PHONE[1:], "012345678", "12345678"]
+    with services.db.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(table.select()):
+                dump = " ".join(str(v) for v in row)
+                assert not any(f in dump for f in forms), f"{table.name} holds the number"
+    assert not any(f in caplog.text for f in forms)
+    assert "no papers" not in caplog.text
+
+
+def test_stop_is_remembered_by_hash(client, services):
+    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="STOP"), "valid")
+    with services.Session() as session:
+        row = session.get(Reporter, services.vault.lookup_hash(PHONE))
+    assert row is not None and row.opted_out
+
+
+def test_a_number_sending_too_fast_is_slowed_politely(client, services):
+    services.settings.rate_limit_per_minute = 5
+    try:
+        for i in range(5):
+            post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid=f"SMr{i}", Body="hi"), "valid")
+        reply = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid="SMr9", Body="hi"), "valid")
+    finally:
+        services.settings.rate_limit_per_minute = 20
+    assert "Too many messages" in reply.get_data(as_text=True) or "ច្រើន" in reply.get_data(as_text=True)
+
+
+def test_reports_are_kept_when_redis_is_down(client, services):
+    services.redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    reply = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="men recruiting girls for karaoke"), "valid")
+    assert reply.status_code == 200
+    assert ussd(client, "ATUid_d", "3*99").startswith("END ")  # state lost: the session's inputs are replayed
+    with services.Session() as session:
+        rows = session.scalars(select(Report)).all()
+    assert sorted(r.type for r in rows) == ["unsorted", "urgent"]
+    assert all(r.routing == "pending" and r.routing_enqueued_at is None for r in rows)
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["redis"]["ok"] is False
+
+
+def test_status_callbacks_never_go_backwards(client, services):
+    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="hello"), "valid")
+    with services.Session.begin() as session:
+        message = session.scalars(select(OutboundMessage)).one()
+        message.provider, message.provider_message_id, message.status = "africastalking", "ATXid_1", "sent"
+    for status in ("Success", "Success", "Sent", "Buffered"):
+        assert post(client, "africastalking", "/webhooks/africastalking/delivery", f"id=ATXid_1&status={status}", "valid").status_code == 200
+    with services.Session() as session:
+        assert session.scalars(select(OutboundMessage)).one().status == "delivered"
+
+
+def test_twilio_unsubscribed_error_opts_the_reporter_out(client, services):
+    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="hello"), "valid")
+    with services.Session.begin() as session:
+        message = session.scalars(select(OutboundMessage)).one()
+        message.provider, message.provider_message_id, message.status = "twilio", "SMx", "sent"
+    post(client, "twilio", "/webhooks/twilio/status", "MessageSid=SMx&MessageStatus=failed&ErrorCode=21610", "valid")
+    with services.Session() as session:
+        assert session.scalars(select(OutboundMessage)).one().status == "failed"
+        assert session.get(Reporter, services.vault.lookup_hash(PHONE)).opted_out
+
+
+def test_health_names_each_dependency(client):
+    doc = client.get("/healthz").get_json()
+    assert doc["ok"] and doc["database"]["ok"] and doc["redis"]["ok"]
+    assert set(doc["queues"]) == {"urgent", "default"}
+    assert doc["database"]["unrouted_reports"] == 0
+
+
+def test_sweep_enqueues_reports_whose_job_was_lost(client, services):
+    from hotline import outbox, queues
+
+    ussd(client, "ATUid_e", "3*99")
+    services.redis.flushdb()                                 # Redis restarted without its data
+    assert outbox.sweep(services, grace_seconds=0)["reports"] == 1
+    assert queues.queue(queues.URGENT, services.redis).count == 1
+
+
+def test_report_numbers_are_unique_under_many_reports(client, services):
+    for i in range(40):
+        post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid=f"SMu{i}", From=f"+8551200{i:04d}",
+                                                                Body="many words in this message"), "valid")
+    with services.Session() as session:
+        numbers = session.scalars(select(Report.number)).all()
+    assert len(numbers) == 40 == len(set(numbers))
