@@ -39,7 +39,7 @@ def run(settings: Settings) -> CheckResult:
         result.errors.extend(exc.problems)
         return result
     result.warnings.extend(directory.warnings)
-    measure_screens(engine, result)
+    measure_screens(engine, result)  # counts the screens (errors were raised by load_config)
     return result
 
 

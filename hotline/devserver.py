@@ -77,7 +77,7 @@ def main(port: int | None = None) -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     bin_dir = Path(sys.executable).parent
     children.append(subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                      "--threads", "4", "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env))
+                                      "--threads", "4", "--timeout", "20", "--preload", "hotline:create_app()"], cwd=ROOT, env=env))
     children.append(subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env))
     print(f"\n  Open the phone simulator: http://127.0.0.1:{port}/simulator/")
     print(f"  Health: http://127.0.0.1:{port}/healthz    Stop: Ctrl-C\n")

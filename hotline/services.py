@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
 from hotline.engine import Engine, load_dialogue
+from hotline.errors import ConfigError
 from hotline.settings import ROOT, Settings
 from hotline.vault import Vault
 
@@ -62,9 +63,16 @@ def _fingerprint(directory_path: str, config_dir: Path) -> tuple:
 @functools.lru_cache(maxsize=4)
 def _load_config(directory_path: str, config_dir: str, idle_seconds: int, fingerprint: tuple) -> tuple[Directory, Engine]:
     """Load (once per fingerprint) the directory and the dialogue."""
+    from hotline.check import CheckResult, measure_screens
+
     directory = load_directory(directory_path)
     dialogue = load_dialogue(config_dir, directory.line)
-    return directory, Engine(dialogue, directory.gazetteer, idle_seconds)
+    engine = Engine(dialogue, directory.gazetteer, idle_seconds)
+    measured = CheckResult()
+    measure_screens(engine, measured)  # a screen that does not fit its channel is an error too
+    if measured.errors:
+        raise ConfigError(measured.errors)
+    return directory, engine
 
 
 def build(settings: Settings) -> Services:
