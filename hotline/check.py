@@ -13,7 +13,7 @@ from hotline.engine.screens import fits_final, fits_screen
 from hotline.errors import ConfigError, Problem
 from hotline.services import load_config
 from hotline.settings import Settings
-from hotline.smsbudget import sms_cost
+from hotline.smsbudget import fits_sms, sms_cost
 
 FINAL_TEXTS = ("help", "stop_done", "start_done", "status_usage", "ok_done", "ok_already", "ok_unknown",
                "ok_not_contact", "ok_usage", "rate_limited", "unsorted_saved", "unsorted_added",
@@ -59,6 +59,13 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
                         result.errors.append(_too_long(config, lang, key, channel, reply.text))
                     if page + 1 >= reply.state.get("pages", 1):
                         break
+            if channel == "sms":
+                for kind in ("new", "escalated"):
+                    words = config.text(lang, f"alert_{kind}", type=config.text(lang, "alert_type_recruiter"),
+                                        number=SAMPLE_VALUES["number"], place=config.text(lang, "place_unknown"))
+                    result.screens += 1
+                    if not fits_sms(words, 2):
+                        result.errors.append(_too_long(config, lang, f"alert_{kind}", channel, words))
             for key, text in _final_texts(engine, channel, lang):
                 result.screens += 1
                 if not fits_final(text, channel):

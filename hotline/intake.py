@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline import conversations, outbox, reports
+from hotline import alerts, conversations, outbox, reports
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft
 from hotline.models import InboundMessage, OutboundMessage
@@ -30,6 +30,7 @@ class DbBackend:
         self.phone_hash = phone_hash
         self.created: list[int] = []
         self.created_urgent = False
+        self.to_send: list[OutboundMessage] = []
 
     def language(self) -> str:
         """The sender's language: chosen before, else the contact's, else the line's first."""
@@ -73,9 +74,14 @@ class DbBackend:
         if contact is None:
             return "not_contact"
         report = reports.by_number(self.session, number)
-        if report is None:
+        if report is None or not alerts.was_alerted(self.session, report, contact.id):
             return "unknown"
-        return reports.acknowledge(self.session, report, contact.id)
+        result = reports.acknowledge(self.session, report, contact.id)
+        if result == "done":
+            message = alerts.tell_reporter_seen(self.session, self.s, report)
+            if message is not None:
+                self.to_send.append(message)
+        return result
 
 
 def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> Answer:
@@ -116,8 +122,9 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
             raise
     conversations.save(s.redis, inbound.channel, phone_hash, reply.state)
     outbox.enqueue_routing(s, backend.created, urgent=backend.created_urgent)
-    if message is not None:
-        outbox.enqueue_send(s, message.id, urgent=True)
+    for queued in [message, *backend.to_send]:
+        if queued is not None:
+            outbox.enqueue_send(s, queued.id, urgent=queued.urgent or queued is message)
     return Answer(reply.text, reply.end)
 
 

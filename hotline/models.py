@@ -114,3 +114,20 @@ class Reporter(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Alert(Base):
+    """One alert of one report to one contact by one means, created once."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    contact_id: Mapped[str] = mapped_column(String(64), index=True)
+    means: Mapped[str] = mapped_column(String(12))  # sms | webhook | email
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(16), default="new")  # new | escalated
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("report_id", "contact_id", "means", "kind", "level", name="uq_alert_once"),)

@@ -5,9 +5,10 @@ import logging
 
 from sqlalchemy import select
 
-from hotline import channels, outbox
+from hotline import alerts, channels, outbox, queues, reports, routing
 from hotline.channels.base import SendError
-from hotline.models import OutboundMessage, Reporter
+from hotline.models import OutboundMessage, Report, Reporter, utcnow
+from hotline.routing import RouteInput
 from workers.context import services
 
 log = logging.getLogger(__name__)
@@ -59,3 +60,61 @@ def _status_callback(s, provider_slug: str) -> str | None:
 def sweep_outbox() -> dict:
     """Re-enqueue unrouted reports and unsent SMS whose jobs were lost."""
     return outbox.sweep(services())
+
+
+def route_report(report_id: int) -> str:
+    """Alert the deepest leaders and every agency covering the report, once; schedule escalation."""
+    s = services()
+    with s.Session.begin() as session:
+        report = session.get(Report, report_id)
+        if report is None:
+            return "missing"
+        if report.routing == "routed":
+            return "routed"  # an earlier run finished: nothing is sent twice
+        route = routing.plan(RouteInput(report.type, report.area_code, report.answers), s.directory)
+        sent = [alerts.alert_by_sms(session, s, report, c, "new", 0) for c in (*route.first_leaders, *route.agencies)]
+        report.routing, report.routed_at = "routed", utcnow()
+        reports.add_event(session, report, "routed", data={
+            "leaders": [c.id for c in route.first_leaders], "agencies": [c.id for c in route.agencies],
+            "skipped_conflict": len(route.skipped), "levels": len(route.leader_levels)})
+        urgent, type_ = report.type == "urgent", report.type
+    for message in sent:
+        if message is not None:
+            outbox.enqueue_send(s, message.id, urgent=urgent)
+    if len(route.leader_levels) > 1:
+        _schedule_escalation(s, report_id, 1, s.directory.escalation[type_], urgent)
+    return "routed"
+
+
+def escalate_report(report_id: int, level: int) -> str:
+    """If nobody acknowledged, alert the next shallower leaders and tell the agencies; a no-op after OK."""
+    s = services()
+    with s.Session.begin() as session:
+        report = session.get(Report, report_id)
+        if report is None:
+            return "missing"
+        if report.status != "new":
+            return "acknowledged"
+        route = routing.plan(RouteInput(report.type, report.area_code, report.answers), s.directory)
+        if level >= len(route.leader_levels):
+            return "top"
+        sent = [alerts.alert_by_sms(session, s, report, c, "new", level) for c in route.leader_levels[level]]
+        sent += [alerts.alert_by_sms(session, s, report, c, "escalated", level) for c in route.agencies]
+        reports.add_event(session, report, "escalated", data={
+            "level": level, "leaders": [c.id for c in route.leader_levels[level]]})
+        urgent, type_, more = report.type == "urgent", report.type, level + 1 < len(route.leader_levels)
+    for message in sent:
+        if message is not None:
+            outbox.enqueue_send(s, message.id, urgent=urgent)
+    if more:
+        _schedule_escalation(s, report_id, level + 1, s.directory.escalation[type_], urgent)
+    return "escalated"
+
+
+def _schedule_escalation(s, report_id: int, level: int, seconds: int, urgent: bool) -> None:
+    """Escalate later (needs a worker run with --with-scheduler)."""
+    from datetime import timedelta
+
+    q = queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis)
+    q.enqueue_in(timedelta(seconds=seconds), "workers.jobs.escalate_report", report_id, level,
+                 job_id=f"escalate-{report_id}-{level}", result_ttl=86400)

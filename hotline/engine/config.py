@@ -18,7 +18,8 @@ KEYWORDS = ("STATUS", "OK", "STOP", "START", "HELP")
 """SMS keywords every language must be able to say."""
 
 SAMPLE_VALUES = {"number": "9999999", "emergency": "117, 1288", "minutes": "30", "status": "being followed up",
-                 "name": "Safe Village Line", "code": "14010101"}
+                 "name": "Safe Village Line", "code": "14010101", "type": "worrying job offer",
+                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng"}
 """Worst-case values for placeholders, used to render and measure every text."""
 
 
@@ -138,7 +139,8 @@ REQUIRED_TEXTS = frozenset({
     "tip_next", "language_prompt", "resume_prompt", "resume_continue", "resume_restart", "expired",
     "unsorted_saved", "unsorted_added", "help", "stop_done", "start_done", "status_usage",
     "ok_done", "ok_unknown", "ok_not_contact", "ok_usage", "ok_already", "rate_limited",
-    "sms_menu_hint",
+    "sms_menu_hint", "alert_new", "alert_escalated", "alert_reporter_seen",
+    "alert_type_recruiter", "alert_type_missing", "alert_type_urgent", "alert_type_unsorted", "place_unknown",
 })
 """Texts the engine itself uses, beyond those the flows name."""
 

@@ -322,6 +322,9 @@ class Phone:
                 else:
                     self.say(f"(no session: press Enter or type {SHORT_CODE} to dial)")
                 continue
+            if not line.strip():
+                self.say("(type an answer, or /drop to lose the signal)")
+                continue
             self.inputs.append(line.strip())
             try:
                 self.answer(self.client.send("ussd", self.phone, line.strip(), self.session_id,

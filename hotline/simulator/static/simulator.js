@@ -37,7 +37,7 @@
     return e;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function now() { return new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+  function now() { var d = new Date(); return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); }
   function mode() { return modeEl.value; }
   function isSms() { return mode() !== "ussd"; }
   function phone() { return normalisePhone(phoneEl.value) || ""; }

@@ -1,0 +1,76 @@
+"""Alerts to leaders and agencies: words in the recipient's language, one row each, never twice.
+
+An alert names the report's number, type and place, and how to acknowledge it. It never
+carries the reporter's number or the reporter's own words (PRODUCT.md safety rule 1).
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import outbox, reports
+from hotline.directory import Contact
+from hotline.models import Alert, OutboundMessage, Report
+from hotline.smsbudget import fits_sms
+
+ALERT_PARTS = 2
+"""An alert fits in this many SMS parts."""
+
+
+def place(s, report: Report, lang: str, levels: int) -> str:
+    """The report's area, most specific first, `levels` deep (the province last)."""
+    gaz = s.directory.gazetteer
+    if not report.area_code or report.area_code not in gaz:
+        return s.engine.config.text(lang, "place_unknown")
+    path = [a.name(lang) for a in reversed(gaz.path(report.area_code))]
+    return ", ".join(path[:levels])
+
+
+def text(s, report: Report, contact: Contact, kind: str) -> str:
+    """The alert for one contact, shortened (fewer place levels) until it fits 2 SMS parts."""
+    config = s.engine.config
+    lang = contact.language
+    name = config.texts.get(lang, {}).get("line_name", config.line.name)
+    type_words = config.text(lang, f"alert_type_{report.type}")
+    for levels in (4, 3, 2, 1):
+        words = config.text(lang, f"alert_{kind}", name=name, type=type_words, number=report.number,
+                            place=place(s, report, lang, levels))
+        if fits_sms(words, ALERT_PARTS):
+            return words
+    return words
+
+
+def alert_by_sms(session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> OutboundMessage | None:
+    """Create (once) the alert row and its SMS for one contact; None if the contact has no phone."""
+    if not contact.phone:
+        return None
+    existing = session.scalar(select(Alert).where(Alert.report_id == report.id, Alert.contact_id == contact.id,
+                                                  Alert.means == "sms", Alert.kind == kind, Alert.level == level))
+    if existing is not None:
+        return session.get(OutboundMessage, existing.outbound_id) if existing.outbound_id else None
+    message = outbox.new_sms(session, s, f"alert:{report.id}:{contact.id}:{kind}:{level}", contact.phone,
+                             text(s, report, contact, kind), purpose="alert", urgent=report.type == "urgent",
+                             report_id=report.id, contact_id=contact.id)
+    session.add(Alert(report_id=report.id, contact_id=contact.id, means="sms", level=level, kind=kind,
+                      outbound_id=message.id))
+    return message
+
+
+def was_alerted(session: Session, report: Report, contact_id: str) -> bool:
+    """True if this contact was alerted about this report (so its OK counts)."""
+    return session.scalar(select(Alert.id).where(Alert.report_id == report.id, Alert.contact_id == contact_id).limit(1)) is not None
+
+
+def tell_reporter_seen(session: Session, s, report: Report) -> OutboundMessage | None:
+    """One neutral SMS to a reporter who agreed to follow-up and has not said STOP."""
+    if not report.consent or report.reporter_phone is None:
+        return None
+    row = session.get(reports.Reporter, report.reporter_hash) if report.reporter_hash else None
+    if row is not None and row.opted_out:
+        return None
+    phone = s.vault.decrypt(report.reporter_phone)
+    if phone is None:
+        return None
+    words = s.engine.config.text(report.language, "alert_reporter_seen", number=report.number)
+    return outbox.new_sms(session, s, f"seen:{report.id}", phone, words, purpose="follow_up",
+                          urgent=report.type == "urgent", report_id=report.id)
