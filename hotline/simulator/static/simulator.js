@@ -230,7 +230,7 @@
 
   function ussdHangUp(why) {
     if (!state.ussd.sessionId) return false;
-    ussdReset(why, true, false);
+    ussdReset(why, false, false);  // abandoned here; the line still holds the session
     entry.value = SHORT_CODE;
     return true;
   }
