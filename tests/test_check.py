@@ -1,0 +1,90 @@
+"""The configuration check and the settings: errors name their file and line; production
+refuses to start without real secrets."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from hotline import check
+from hotline.settings import ROOT, Settings, SettingsError
+
+
+def settings_for(directory) -> Settings:
+    return Settings.from_env(environ={"HOTLINE_DIRECTORY": str(directory)})
+
+
+def test_shipped_configuration_has_no_errors():
+    result = check.run(Settings.from_env(environ={}))
+    assert result.errors == []
+    assert result.screens > 10_000
+
+
+@pytest.fixture
+def broken_dir(tmp_path):
+    shutil.copy(ROOT / "config" / "areas.csv", tmp_path / "areas.csv")
+    return tmp_path
+
+
+@pytest.mark.parametrize("contact_yaml,line,fragment", [
+    ('  - {id: a, name: A, kind: leader, phone: "+85512000001", areas: ["99999999"]}\n', 9, "unknown area code '99999999'"),
+    ('  - {id: a, name: A, kind: leader, phone: "12", areas: ["14"]}\n', 9, "is not a phone number"),
+    ('  - {id: a, name: A, kind: chief, phone: "+85512000001", areas: ["14"]}\n', 9, "kind must be leader or agency"),
+    ('  - {id: a, name: A, kind: leader, phone: "+85512000001", areas: ["14"]}\n'
+     '  - {id: a, name: B, kind: leader, phone: "+85512000002", areas: ["14"]}\n', 10, "duplicate id"),
+    ('  - {id: a, name: A, kind: leader, phone: "+85512000001", areas: ["14"], reports: [gossip]}\n', 9, "reports must list"),
+])
+def test_directory_errors_name_the_line(broken_dir, contact_yaml, line, fragment):
+    (broken_dir / "directory.yaml").write_text(
+        "hotline:\n  name: Test Line\n  country: KH\n  languages: [km, en]\n  emergency_numbers: [\"117\"]\n"
+        "areas: areas.csv\nescalation: {urgent: 10m}\ncontacts:\n" + contact_yaml)
+    result = check.run(settings_for(broken_dir / "directory.yaml"))
+    assert any(p.line == line and fragment in p.message for p in result.errors), result.errors
+
+
+def test_bad_duration_is_an_error(broken_dir):
+    (broken_dir / "directory.yaml").write_text(
+        "hotline:\n  name: T\n  country: KH\n  languages: [en]\n  emergency_numbers: [\"117\"]\n"
+        "areas: areas.csv\nescalation:\n  urgent: soon\ncontacts: []\n")
+    result = check.run(settings_for(broken_dir / "directory.yaml"))
+    assert any(p.line == 8 and "not a duration" in p.message for p in result.errors)
+
+
+def test_gaps_are_warnings_not_errors():
+    result = check.run(Settings.from_env(environ={}))
+    assert any("reach nobody" in w.message for w in result.warnings)
+
+
+def test_a_screen_that_does_not_fit_is_an_error(tmp_path, monkeypatch):
+    from hotline import services
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    en = config / "messages" / "en.yaml"
+    en.write_text(en.read_text().replace("q_job: What work was offered?", "q_job: " + "Very long question " * 12))
+    monkeypatch.setattr(services, "CONFIG_DIR", config)
+    monkeypatch.setattr(check, "load_config", lambda s: services.load_config(s, config))
+    result = check.run(Settings.from_env(environ={"HOTLINE_DIRECTORY": str(config / "directory.yaml")}))
+    assert any("q_job" in p.message and p.line and "en.yaml" in p.file for p in result.errors)
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"HOTLINE_ENV": "production"}, "SECRET_KEY"),
+    ({"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40}, "HOTLINE_DATA_KEY"),
+    ({"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40, "HOTLINE_DATA_KEY": "short"}, "HOTLINE_DATA_KEY"),
+    ({"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40,
+      "HOTLINE_DATA_KEY": "ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kISE="}, "development keys"),
+    ({"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40,
+      "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="}, "SMS_PROVIDER"),
+    ({"HOTLINE_ENV": "staging"}, "HOTLINE_ENV"),
+    ({"SMS_PROVIDER": "pigeon"}, "SMS_PROVIDER"),
+])
+def test_production_refuses_without_real_secrets(env, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(environ=env)
+
+
+def test_production_with_real_secrets_starts():
+    s = Settings.from_env(environ={"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40, "SMS_PROVIDER": "twilio",
+                                   "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="})
+    assert s.production and s.twilio_auth_token is None  # no development token in production
