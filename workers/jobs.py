@@ -71,16 +71,14 @@ def route_report(report_id: int) -> str:
             return "missing"
         if report.routing == "routed":
             return "routed"  # an earlier run finished: nothing is sent twice
-        route = routing.plan(RouteInput(report.type, report.area_code, report.answers), s.directory)
+        route = _plan(s, report)
         sent = [alerts.alert_by_sms(session, s, report, c, "new", 0) for c in (*route.first_leaders, *route.agencies)]
         report.routing, report.routed_at = "routed", utcnow()
         reports.add_event(session, report, "routed", data={
             "leaders": [c.id for c in route.first_leaders], "agencies": [c.id for c in route.agencies],
             "skipped_conflict": len(route.skipped), "levels": len(route.leader_levels)})
         urgent, type_ = report.type == "urgent", report.type
-    for message in sent:
-        if message is not None:
-            outbox.enqueue_send(s, message.id, urgent=urgent)
+    _enqueue_all(s, sent, urgent)
     if len(route.leader_levels) > 1:
         _schedule_escalation(s, report_id, 1, s.directory.escalation[type_], urgent)
     return "routed"
@@ -95,7 +93,7 @@ def escalate_report(report_id: int, level: int) -> str:
             return "missing"
         if report.status != "new":
             return "acknowledged"
-        route = routing.plan(RouteInput(report.type, report.area_code, report.answers), s.directory)
+        route = _plan(s, report)
         if level >= len(route.leader_levels):
             return "top"
         sent = [alerts.alert_by_sms(session, s, report, c, "new", level) for c in route.leader_levels[level]]
@@ -103,9 +101,7 @@ def escalate_report(report_id: int, level: int) -> str:
         reports.add_event(session, report, "escalated", data={
             "level": level, "leaders": [c.id for c in route.leader_levels[level]]})
         urgent, type_, more = report.type == "urgent", report.type, level + 1 < len(route.leader_levels)
-    for message in sent:
-        if message is not None:
-            outbox.enqueue_send(s, message.id, urgent=urgent)
+    _enqueue_all(s, sent, urgent)
     if more:
         _schedule_escalation(s, report_id, level + 1, s.directory.escalation[type_], urgent)
     return "escalated"
@@ -118,3 +114,15 @@ def _schedule_escalation(s, report_id: int, level: int, seconds: int, urgent: bo
     q = queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis)
     q.enqueue_in(timedelta(seconds=seconds), "workers.jobs.escalate_report", report_id, level,
                  job_id=f"escalate-{report_id}-{level}", result_ttl=86400)
+
+
+def _plan(s, report: Report) -> routing.Plan:
+    """The routing plan of a stored report against the current directory."""
+    return routing.plan(RouteInput(report.type, report.area_code, report.answers), s.directory)
+
+
+def _enqueue_all(s, messages: list, urgent: bool) -> None:
+    """Hand every created SMS to the queue (None: the contact has no phone)."""
+    for message in messages:
+        if message is not None:
+            outbox.enqueue_send(s, message.id, urgent=urgent)
