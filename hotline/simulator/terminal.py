@@ -276,6 +276,18 @@ class Phone:
             return False
         return None
 
+    def next_input(self, prompt) -> str | None:
+        """The next line that is no /command (those are carried out here); None to quit."""
+        while True:
+            line = self.read(prompt())
+            if line is None:
+                return None
+            handled = self.command(line)
+            if handled is True:
+                return None
+            if handled is None:
+                return line
+
     def dial(self) -> None:
         self.session_id, self.inputs = None, []
         self.say(f"Dialling {SHORT_CODE} ...")
@@ -305,17 +317,9 @@ class Phone:
                     self.dial()
                 except SimulatorError as exc:
                     self.say(f"! {exc}")
-            if self.session_id:
-                line = self.read("> ")
-            else:
-                line = self.read(f"Enter to dial {SHORT_CODE} again, /quit to quit: ")
+            line = self.next_input(lambda: "> " if self.session_id else f"Enter to dial {SHORT_CODE} again, /quit to quit: ")
             if line is None:
                 return 0
-            handled = self.command(line)
-            if handled is True:
-                return 0
-            if handled is False:
-                continue
             if not self.session_id:
                 if line.strip() in ("", SHORT_CODE):
                     dial_next = True
@@ -335,14 +339,9 @@ class Phone:
 
     def run_sms(self) -> int:
         while True:
-            line = self.read("sms> ")
+            line = self.next_input(lambda: "sms> ")
             if line is None:
                 return 0
-            handled = self.command(line)
-            if handled is True:
-                return 0
-            if handled is False:
-                continue
             if not line.strip():
                 self.show_inbox(wait=False)
                 continue
