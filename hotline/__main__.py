@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="run Redis (if needed), web and worker on this machine")
     dev.add_argument("--port", type=int, default=None)
     sub.add_parser("sweep", help="re-enqueue unrouted reports and unsent SMS now")
+    dead = sub.add_parser("dead-letters", help="list deliveries that failed every retry; --requeue sends them again")
+    dead.add_argument("--requeue", nargs="*", metavar="JOB_ID", help="requeue these jobs (none named: all)")
     simulate = sub.add_parser("simulate", help="a basic phone in the terminal, talking to a running line")
     simulate.add_argument("--url", default="http://127.0.0.1:5000", help="base URL of the running line")
     simulate.add_argument("--mode", choices=("ussd", "twilio", "at-sms"), default="ussd")
@@ -34,6 +36,18 @@ def main(argv: list[str] | None = None) -> int:
         from hotline import devserver
 
         return devserver.main(args.port)
+    if args.command == "dead-letters":
+        from hotline import deadletters
+        from workers.context import services
+
+        if args.requeue is not None:
+            print(f"requeued {deadletters.requeue(services(), args.requeue or None)} jobs")
+            return 0
+        dead = deadletters.list_dead(services())
+        for d in dead:
+            print(f"{d['ended_at']}  {d['queue']:7} {d['job_id']:24} {d['func']}({', '.join(map(str, d['args']))})  {d['error']}")
+        print(f"{len(dead)} dead letters")
+        return 0
     if args.command == "sweep":
         from workers.jobs import sweep_outbox
 

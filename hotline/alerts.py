@@ -5,13 +5,19 @@ carries the reporter's number or the reporter's own words (PRODUCT.md safety rul
 """
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import outbox, reports
+from hotline import outbox, payloads, reports
 from hotline.directory import Contact
 from hotline.models import Alert, OutboundMessage, Report
+from hotline.outbox import Work
 from hotline.smsbudget import fits_sms
+
+EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated"}
+"""The webhook event (INTERFACE.md section 5) for each kind of alert."""
 
 ALERT_PARTS = 2
 """An alert fits in this many SMS parts."""
@@ -54,6 +60,42 @@ def alert_by_sms(session: Session, s, report: Report, contact: Contact, kind: st
     session.add(Alert(report_id=report.id, contact_id=contact.id, means="sms", level=level, kind=kind,
                       outbound_id=message.id))
     return message
+
+
+def alert_contact(session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> list[Work]:
+    """Create (once) every delivery of one alert to one contact, by every means it has; returns the work to enqueue."""
+    work: list[Work] = []
+    if kind != "updated" and (contact.kind == "leader" or contact.phone):
+        message = alert_by_sms(session, s, report, contact, kind, level)
+        if message is not None and message.status == "pending":
+            work.append(Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"))
+    if contact.kind != "agency":
+        return work
+    if contact.webhook:
+        alert = _delivery(session, report, contact, "webhook", kind, level,
+                          lambda: {"event": EVENTS[kind], "report": payloads.report_payload(s, report)})
+        if alert.status == "pending":
+            work.append(Work("workers.jobs.deliver_webhook", alert.id, f"webhook-{alert.id}"))
+    if contact.email and s.settings.smtp_host and kind != "updated":
+        alert = _delivery(session, report, contact, "email", kind, level,
+                          lambda: {"subject": f"{s.directory.line.name}: {report.type} {report.number}",
+                                   "text": text(s, report, contact, kind)})
+        if alert.status == "pending":
+            work.append(Work("workers.jobs.send_email", alert.id, f"email-{alert.id}"))
+    return work
+
+
+def _delivery(session: Session, report: Report, contact: Contact, means: str, kind: str, level: int, payload) -> Alert:
+    """The alert row for a webhook or email delivery, created once with its payload."""
+    existing = session.scalar(select(Alert).where(Alert.report_id == report.id, Alert.contact_id == contact.id,
+                                                  Alert.means == means, Alert.kind == kind, Alert.level == level))
+    if existing is not None:
+        return existing
+    alert = Alert(report_id=report.id, contact_id=contact.id, means=means, level=level, kind=kind, status="pending",
+                  delivery_id=str(uuid.uuid4()), payload=payload(), attempts=0)
+    session.add(alert)
+    session.flush()
+    return alert
 
 
 def was_alerted(session: Session, report: Report, contact_id: str) -> bool:

@@ -30,7 +30,7 @@ class DbBackend:
         self.phone_hash = phone_hash
         self.created: list[int] = []
         self.created_urgent = False
-        self.to_send: list[OutboundMessage] = []
+        self.work: list[outbox.Work] = []
 
     def language(self) -> str:
         """The sender's language: chosen before, else the contact's, else the line's first."""
@@ -76,12 +76,14 @@ class DbBackend:
         report = reports.by_number(self.session, number)
         if report is None or not alerts.was_alerted(self.session, report, contact.id):
             return "unknown"
-        result = reports.acknowledge(self.session, report, contact.id)
-        if result == "done":
-            message = alerts.tell_reporter_seen(self.session, self.s, report)
-            if message is not None:
-                self.to_send.append(message)
-        return result
+        event = reports.acknowledge(self.session, report, contact.id)
+        if event is None:
+            return "already"
+        self.work.append(outbox.Work("workers.jobs.report_updated", event.id, f"updated-{event.id}"))
+        message = alerts.tell_reporter_seen(self.session, self.s, report)
+        if message is not None:
+            self.work.append(outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"))
+        return "done"
 
 
 def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> Answer:
@@ -122,9 +124,10 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
             raise
     conversations.save(s.redis, inbound.channel, phone_hash, reply.state)
     outbox.enqueue_routing(s, backend.created, urgent=backend.created_urgent)
-    for queued in [message, *backend.to_send]:
-        if queued is not None:
-            outbox.enqueue_send(s, queued.id, urgent=queued.urgent or queued is message)
+    if message is not None:
+        outbox.enqueue_send(s, message.id, urgent=True)
+    for work in backend.work:
+        outbox.enqueue(s, work)
     return Answer(reply.text, reply.end)
 
 

@@ -101,6 +101,8 @@ class OutboundMessage(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(128), index=True)
     error: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set while a worker sends it: a second job for the same row waits instead of sending again.
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -126,8 +128,17 @@ class Alert(Base):
     contact_id: Mapped[str] = mapped_column(String(64), index=True)
     means: Mapped[str] = mapped_column(String(12))  # sms | webhook | email
     level: Mapped[int] = mapped_column(Integer, default=0)
-    kind: Mapped[str] = mapped_column(String(16), default="new")  # new | escalated
+    kind: Mapped[str] = mapped_column(String(16), default="new")  # new | escalated | updated
     outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+    # Webhook and email deliveries keep their own state (SMS keep it on the outbound message).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    delivery_id: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(255))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (UniqueConstraint("report_id", "contact_id", "means", "kind", "level", name="uq_alert_once"),)
+    __table_args__ = (UniqueConstraint("report_id", "contact_id", "means", "kind", "level", name="uq_alert_once"),
+                      UniqueConstraint("delivery_id", name="uq_alerts_delivery_id"))

@@ -6,15 +6,17 @@ the periodic sweep enqueues them again (PRODUCT.md safety rule 6).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from redis.exceptions import RedisError
+from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline import queues, reports
 from hotline.channels.base import StatusUpdate
-from hotline.models import OutboundMessage, Report, utcnow
+from hotline.models import Alert, OutboundMessage, Report, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,15 @@ STATUS_ORDER = {"pending": 0, "queued": 1, "sent": 2, "delivered": 3, "failed": 
 
 JOB_TIMEOUT = 60
 """Seconds a single job may run."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """One job to enqueue after commit: a job function (by name), the row id it takes, its job id."""
+
+    func: str
+    id: int
+    job_id: str
 
 
 def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urgent: bool = False,
@@ -49,18 +60,30 @@ def enqueue_routing(s, report_ids: list[int], urgent: bool = False) -> None:
 
 def enqueue_send(s, message_id: int, urgent: bool = False) -> None:
     """Hand one SMS to the workers; on failure it waits for the sweep."""
-    _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, "workers.jobs.send_sms", message_id,
-             job_id=f"sms-{message_id}")
+    enqueue(s, Work("workers.jobs.send_sms", message_id, f"sms-{message_id}"), urgent)
 
 
-def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str) -> bool:
+def enqueue(s, work: Work, urgent: bool = False) -> bool:
+    """Hand one delivery to the workers, retried with backoff; on failure it waits for the sweep."""
+    intervals = list(s.settings.retry_intervals)
+    return _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, work.func, work.id, work.job_id,
+                    retry=Retry(max=len(intervals), interval=intervals))
+
+
+def max_attempts(s) -> int:
+    """How many times a delivery is tried before it is a dead letter."""
+    return len(s.settings.retry_intervals) + 1
+
+
+def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str, retry: Retry | None = None) -> bool:
     """Enqueue a job by id (a job with the same id that is still waiting is not doubled)."""
     try:
         q = queues.queue(queue_name, s.redis)
         existing = q.fetch_job(job_id)
         if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started"):
             return True
-        q.enqueue(func, arg, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 86400)
+        q.enqueue(func, arg, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=30 * 86400,
+                  retry=retry)
         return True
     except RedisError as exc:
         log.warning("queue unavailable, %s waits for the sweep: %s", job_id, type(exc).__name__)
@@ -95,13 +118,23 @@ def sweep(s, grace_seconds: int = 60) -> dict[str, int]:
         message_rows = session.execute(
             select(OutboundMessage.id, OutboundMessage.urgent, OutboundMessage.updated_at)
             .where(OutboundMessage.status == "pending")).all()
+        alert_rows = session.execute(
+            select(Alert.id, Alert.means, Alert.updated_at)
+            .where(Alert.status == "pending", Alert.means.in_(tuple(JOB_FOR_MEANS)))).all()
     due_reports = [r for r in report_rows if _older(r.routing_enqueued_at or r.created_at, cutoff)]
     for row in due_reports:
         enqueue_routing(s, [row.id], urgent=row.type == "urgent")
     due_messages = [m for m in message_rows if _older(m.updated_at, cutoff)]
     for row in due_messages:
         enqueue_send(s, row.id, urgent=row.urgent)
-    return {"reports": len(due_reports), "messages": len(due_messages)}
+    due_alerts = [a for a in alert_rows if _older(a.updated_at, cutoff)]
+    for row in due_alerts:
+        enqueue(s, Work(f"workers.jobs.{JOB_FOR_MEANS[row.means]}", row.id, f"{row.means}-{row.id}"))
+    return {"reports": len(due_reports), "messages": len(due_messages), "deliveries": len(due_alerts)}
+
+
+JOB_FOR_MEANS = {"webhook": "deliver_webhook", "email": "send_email"}
+"""The job that delivers an alert row by each means that keeps its own state."""
 
 
 def _older(moment, cutoff) -> bool:

@@ -67,11 +67,17 @@ def reporter(session: Session, phone_hash: str) -> Reporter:
     return row
 
 
-def acknowledge(session: Session, report: Report, contact_id: str) -> str:
-    """A contact's OK: 'done' the first time, 'already' after."""
+def acknowledge(session: Session, report: Report, contact_id: str) -> ReportEvent | None:
+    """A contact's OK: the status change's event the first time, None after."""
     if report.status != "new":
-        return "already"
-    report.status = "acknowledged"
-    report.updated_at = utcnow()
-    add_event(session, report, "acknowledged", actor=f"contact:{contact_id}")
-    return "done"
+        return None
+    return set_status(session, report, "acknowledged", actor=f"contact:{contact_id}")
+
+
+def set_status(session: Session, report: Report, status: str, actor: str, note: str | None = None) -> ReportEvent:
+    """Move a report to a status, with its timeline entry (partners are told from its id)."""
+    previous, report.status, report.updated_at = report.status, status, utcnow()
+    event = add_event(session, report, "status_changed", actor=actor,
+                      data={"from": previous, "to": status, **({"note": note} if note else {})})
+    session.flush()
+    return event

@@ -48,6 +48,13 @@ class Settings:
     # Extensions beyond INTERFACE.md section 2 (documented in the README).
     rate_limit_per_minute: int = 20
     sms_idle_minutes: int = 30
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "hotline@localhost"
+    smtp_starttls: bool = True
+    retry_intervals: tuple[int, ...] = (10, 60, 300, 900, 3600)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -77,6 +84,11 @@ class Settings:
             setattr(s, name, get(name.upper()))
         s.rate_limit_per_minute = _int(get("HOTLINE_RATE_LIMIT_PER_MINUTE"), 20, "HOTLINE_RATE_LIMIT_PER_MINUTE")
         s.sms_idle_minutes = _int(get("HOTLINE_SMS_IDLE_MINUTES"), 30, "HOTLINE_SMS_IDLE_MINUTES")
+        s.smtp_host, s.smtp_username, s.smtp_password = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
+        s.smtp_port = _int(get("SMTP_PORT"), 587, "SMTP_PORT")
+        s.smtp_from = get("SMTP_FROM") or s.smtp_from
+        s.smtp_starttls = (get("SMTP_STARTTLS") or "true").lower() not in ("0", "false", "no")
+        s.retry_intervals = _intervals(get("HOTLINE_RETRY_INTERVALS"), s.retry_intervals)
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
@@ -111,6 +123,19 @@ def _int(raw: str | None, default: int, name: str) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive")
     return value
+
+
+def _intervals(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Seconds between retries, e.g. '10,60,300'; a sending job is tried once more than there are intervals."""
+    if raw is None:
+        return default
+    try:
+        values = tuple(int(x) for x in raw.split(","))
+    except ValueError:
+        raise SettingsError(f"HOTLINE_RETRY_INTERVALS must be seconds separated by commas, not {raw!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise SettingsError("HOTLINE_RETRY_INTERVALS needs at least one interval, none negative")
+    return values
 
 
 def _check_data_key(key: str) -> None:

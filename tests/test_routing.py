@@ -75,11 +75,16 @@ def test_report_to_alert_to_ok(client, services):
         leader_alert = next(m for m in alerts if m.contact_id == "pv-angkrong-village")
         assert report.number in leader_alert.body and "OK" in leader_alert.body
         assert "12345678" not in leader_alert.body
+    # The agency's webhook was not tried: its secret is not set in this environment.
+    with services.Session() as session:
+        hook = session.scalars(select(Alert).where(Alert.means == "webhook")).one()
+        assert hook.status == "failed" and "NGO_WEBHOOK_SECRET" in hook.error and hook.attempts == 1
+        before = len(session.scalars(select(Alert)).all())
     # Running the job again sends nothing twice.
     from workers import jobs
     assert jobs.route_report(report.id) == "routed"
     with services.Session() as session:
-        assert len(session.scalars(select(Alert)).all()) == 2
+        assert len(session.scalars(select(Alert)).all()) == before == 3
     # A stranger's OK changes nothing; the village leader's OK acknowledges.
     stranger = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid="SMok1", Body=f"OK {report.number}"), "valid")
     assert report.number not in stranger.get_data(as_text=True) or "OK" in stranger.get_data(as_text=True)

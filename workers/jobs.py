@@ -1,53 +1,106 @@
-"""rq jobs: route a report, send one SMS, sweep the outbox. Each takes an id, never an object."""
+"""rq jobs. Each takes an id, never an object, and may run twice without doing anything twice."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import os
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
 
-from sqlalchemy import select
+import requests
+from sqlalchemy import or_, select, update
 
 from hotline import alerts, channels, outbox, queues, reports, routing
 from hotline.channels.base import SendError
-from hotline.models import OutboundMessage, Report, Reporter, utcnow
+from hotline.models import Alert, OutboundMessage, Report, ReportEvent, Reporter, utcnow
+from hotline.outbox import Work
 from hotline.routing import RouteInput
 from workers.context import services
 
 log = logging.getLogger(__name__)
 
+CLAIM_SECONDS = 90
+"""A delivery claimed by a worker is left alone this long (longer than a job may run)."""
 
+WEBHOOK_TIMEOUT = 10
+"""Seconds an agency's webhook may take to answer."""
+
+
+class DeliveryFailed(Exception):
+    """A transient failure: rq retries the job with backoff."""
+
+
+# ---- claims: one worker at a time per delivery ---------------------------------
+def _claim(model, row_id: int) -> bool:
+    """Take a pending row for this worker (and count the attempt); False if done or taken."""
+    s = services()
+    now = utcnow()
+    with s.Session.begin() as session:
+        result = session.execute(
+            update(model).where(model.id == row_id, model.status == "pending",
+                                or_(model.claimed_until.is_(None), model.claimed_until < now))
+            .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=model.attempts + 1))
+        return result.rowcount == 1
+
+
+def _finish(model, row_id: int, status: str | None, error: str | None = None, **values) -> None:
+    """Record a delivery's outcome and release the claim (status None: still pending)."""
+    s = services()
+    with s.Session.begin() as session:
+        row = session.get(model, row_id)
+        row.claimed_until = None
+        row.error = error[:255] if error else None
+        for name, value in values.items():
+            setattr(row, name, value)
+        if status and outbox.STATUS_ORDER.get(status, 0) >= outbox.STATUS_ORDER.get(row.status, 0):
+            row.status = status
+
+
+def _fail(model, row_id: int, error: str, permanent: bool) -> None:
+    """A failed attempt: permanent or last ones mark the row failed, else rq retries."""
+    s = services()
+    with s.Session() as session:
+        attempts = session.get(model, row_id).attempts
+    last = permanent or attempts >= outbox.max_attempts(s)
+    _finish(model, row_id, "failed" if last else None, error)
+    if last and model is OutboundMessage:
+        outbox.enqueue(s, Work("workers.jobs.message_failed", row_id, f"failed-{row_id}"))
+    if not permanent:
+        # Transient: rq retries; after the last try the job stays in rq's failed registry (a dead letter).
+        raise DeliveryFailed(error)
+
+
+def _state(model, row_id: int) -> str:
+    """A row's status, or 'missing'."""
+    with services().Session() as session:
+        row = session.get(model, row_id)
+        return row.status if row else "missing"
+
+
+# ---- SMS ------------------------------------------------------------------------
 def send_sms(message_id: int) -> str:
     """Send one stored SMS through the configured provider, once; returns its status."""
     s = services()
-    with s.Session.begin() as session:
+    if not _claim(OutboundMessage, message_id):
+        return _state(OutboundMessage, message_id)  # sent already, or another worker is sending it
+    with s.Session() as session:
         message = session.get(OutboundMessage, message_id)
-        if message is None:
-            return "missing"
-        if message.status != "pending":
-            return message.status  # already sent by an earlier run of this job
-        if message.contact_id is None and message.purpose != "reply":
-            opted_out = session.scalar(select(Reporter.opted_out).where(Reporter.hash == message.recipient_hash))
-            if opted_out:
-                message.status, message.error = "failed", "recipient said STOP"
-                return message.status
-        message.attempts += 1
-        to, body, provider_slug = s.vault.decrypt(message.recipient), message.body, message.provider
-    provider = channels.get(provider_slug)
-    callback = _status_callback(s, provider_slug)
+        opted_out = session.scalar(select(Reporter.opted_out).where(Reporter.hash == message.recipient_hash))
+        to, body, slug, purpose, contact = (s.vault.decrypt(message.recipient), message.body, message.provider,
+                                            message.purpose, message.contact_id)
+    if opted_out and contact is None and purpose != "reply":
+        _finish(OutboundMessage, message_id, "failed", "recipient said STOP")
+        return "failed"
     try:
-        result = provider.send(s.settings, to, body, callback)
+        result = channels.get(slug).send(s.settings, to, body, _status_callback(s, slug))
     except SendError as exc:
-        with s.Session.begin() as session:
-            message = session.get(OutboundMessage, message_id)
-            message.error = str(exc)[:255]
-            if exc.permanent:
-                message.status = "failed"
-                return "failed"
-        raise  # transient: rq retries with backoff
-    with s.Session.begin() as session:
-        message = session.get(OutboundMessage, message_id)
-        message.provider_message_id = result.provider_message_id
-        message.status = result.status if outbox.STATUS_ORDER[result.status] > outbox.STATUS_ORDER[message.status] else message.status
-        message.error = None
-        return message.status
+        _fail(OutboundMessage, message_id, str(exc), exc.permanent)
+        return "failed"
+    _finish(OutboundMessage, message_id, result.status, provider_message_id=result.provider_message_id)
+    return _state(OutboundMessage, message_id)
 
 
 def _status_callback(s, provider_slug: str) -> str | None:
@@ -57,11 +110,96 @@ def _status_callback(s, provider_slug: str) -> str | None:
     return None
 
 
-def sweep_outbox() -> dict:
-    """Re-enqueue unrouted reports and unsent SMS whose jobs were lost."""
-    return outbox.sweep(services())
+def message_failed(message_id: int) -> str:
+    """An alert SMS failed for good: if no leader of its level can still get it, climb a level now."""
+    s = services()
+    with s.Session() as session:
+        alert = session.scalar(select(Alert).where(Alert.outbound_id == message_id))
+        if alert is None or alert.kind != "new":
+            return "not an alert"
+        contact = s.directory.contact(alert.contact_id)
+        report = session.get(Report, alert.report_id)
+        if contact is None or contact.kind != "leader" or report.status != "new":
+            return "nothing to do"
+        siblings = session.execute(
+            select(Alert.contact_id, OutboundMessage.status).join(OutboundMessage, Alert.outbound_id == OutboundMessage.id)
+            .where(Alert.report_id == report.id, Alert.level == alert.level, Alert.kind == "new")).all()
+        alive = [c for c, status in siblings if status != "failed" and (s.directory.contact(c) or contact).kind == "leader"]
+        if alive:
+            return "others may still see it"
+        report_id, level, urgent = report.id, alert.level, report.type == "urgent"
+    _schedule_escalation(s, report_id, level + 1, 0, urgent)
+    return "moved on"
 
 
+# ---- webhooks and email for agencies ---------------------------------------------
+def deliver_webhook(alert_id: int) -> str:
+    """POST one signed event to an agency's webhook (INTERFACE.md section 5), once."""
+    s = services()
+    if not _claim(Alert, alert_id):
+        return _state(Alert, alert_id)
+    with s.Session() as session:
+        alert = session.get(Alert, alert_id)
+        contact = s.directory.contact(alert.contact_id)
+        payload, delivery_id = alert.payload, alert.delivery_id
+    if contact is None or contact.webhook is None:
+        _finish(Alert, alert_id, "failed", "the contact has no webhook any more")
+        return "failed"
+    secret = os.environ.get(contact.webhook.secret_env)
+    if not secret:
+        _fail(Alert, alert_id, f"{contact.webhook.secret_env} is not set: nothing was sent", permanent=True)
+        return "failed"
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", "X-Hotline-Event": payload["event"],
+               "X-Hotline-Delivery": delivery_id,
+               "X-Hotline-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+               "User-Agent": "hotline-webhooks/1"}
+    try:
+        response = requests.post(contact.webhook.url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT,
+                                  allow_redirects=False)
+    except requests.RequestException as exc:
+        _fail(Alert, alert_id, f"webhook unreachable: {type(exc).__name__}", permanent=False)
+        return "failed"
+    if not 200 <= response.status_code < 300:
+        _fail(Alert, alert_id, f"webhook answered {response.status_code}", permanent=False)
+        return "failed"
+    _finish(Alert, alert_id, "delivered")
+    return "delivered"
+
+
+def send_email(alert_id: int) -> str:
+    """Send one alert by email through SMTP_HOST, once."""
+    s = services()
+    if not _claim(Alert, alert_id):
+        return _state(Alert, alert_id)
+    with s.Session() as session:
+        alert = session.get(Alert, alert_id)
+        contact = s.directory.contact(alert.contact_id)
+        payload = dict(alert.payload)
+    if contact is None or not contact.email or not s.settings.smtp_host:
+        _finish(Alert, alert_id, "failed", "no email address or no SMTP_HOST")
+        return "failed"
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = s.settings.smtp_from, contact.email, payload["subject"]
+    message.set_content(payload["text"])
+    try:
+        with smtplib.SMTP(s.settings.smtp_host, s.settings.smtp_port, timeout=15) as smtp:
+            if s.settings.smtp_starttls:
+                smtp.starttls()
+            if s.settings.smtp_username:
+                smtp.login(s.settings.smtp_username, s.settings.smtp_password or "")
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused:
+        _fail(Alert, alert_id, "email address refused", permanent=True)
+        return "failed"
+    except (smtplib.SMTPException, OSError) as exc:
+        _fail(Alert, alert_id, f"SMTP: {type(exc).__name__}", permanent=False)
+        return "failed"
+    _finish(Alert, alert_id, "delivered")
+    return "delivered"
+
+
+# ---- routing and escalation -------------------------------------------------------
 def route_report(report_id: int) -> str:
     """Alert the deepest leaders and every agency covering the report, once; schedule escalation."""
     s = services()
@@ -72,13 +210,13 @@ def route_report(report_id: int) -> str:
         if report.routing == "routed":
             return "routed"  # an earlier run finished: nothing is sent twice
         route = _plan(s, report)
-        sent = [alerts.alert_by_sms(session, s, report, c, "new", 0) for c in (*route.first_leaders, *route.agencies)]
+        work = [w for c in (*route.first_leaders, *route.agencies) for w in alerts.alert_contact(session, s, report, c, "new", 0)]
         report.routing, report.routed_at = "routed", utcnow()
         reports.add_event(session, report, "routed", data={
             "leaders": [c.id for c in route.first_leaders], "agencies": [c.id for c in route.agencies],
             "skipped_conflict": len(route.skipped), "levels": len(route.leader_levels)})
         urgent, type_ = report.type == "urgent", report.type
-    _enqueue_all(s, sent, urgent)
+    _enqueue_all(s, work, urgent)
     if len(route.leader_levels) > 1:
         _schedule_escalation(s, report_id, 1, s.directory.escalation[type_], urgent)
     return "routed"
@@ -96,24 +234,29 @@ def escalate_report(report_id: int, level: int) -> str:
         route = _plan(s, report)
         if level >= len(route.leader_levels):
             return "top"
-        sent = [alerts.alert_by_sms(session, s, report, c, "new", level) for c in route.leader_levels[level]]
-        sent += [alerts.alert_by_sms(session, s, report, c, "escalated", level) for c in route.agencies]
+        work = [w for c in route.leader_levels[level] for w in alerts.alert_contact(session, s, report, c, "new", level)]
+        work += [w for c in route.agencies for w in alerts.alert_contact(session, s, report, c, "escalated", level)]
         reports.add_event(session, report, "escalated", data={
             "level": level, "leaders": [c.id for c in route.leader_levels[level]]})
         urgent, type_, more = report.type == "urgent", report.type, level + 1 < len(route.leader_levels)
-    _enqueue_all(s, sent, urgent)
+    _enqueue_all(s, work, urgent)
     if more:
         _schedule_escalation(s, report_id, level + 1, s.directory.escalation[type_], urgent)
     return "escalated"
 
 
-def _schedule_escalation(s, report_id: int, level: int, seconds: int, urgent: bool) -> None:
-    """Escalate later (needs a worker run with --with-scheduler)."""
-    from datetime import timedelta
-
-    q = queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis)
-    q.enqueue_in(timedelta(seconds=seconds), "workers.jobs.escalate_report", report_id, level,
-                 job_id=f"escalate-{report_id}-{level}", result_ttl=86400)
+def report_updated(event_id: int) -> str:
+    """Tell every agency that has the report (by webhook) that its status changed."""
+    s = services()
+    with s.Session.begin() as session:
+        event = session.get(ReportEvent, event_id)
+        if event is None:
+            return "missing"
+        report = event.report
+        route = _plan(s, report)
+        work = [w for c in route.agencies for w in alerts.alert_contact(session, s, report, c, "updated", event_id)]
+    _enqueue_all(s, work, report.type == "urgent")
+    return "told"
 
 
 def _plan(s, report: Report) -> routing.Plan:
@@ -121,8 +264,23 @@ def _plan(s, report: Report) -> routing.Plan:
     return routing.plan(RouteInput(report.type, report.area_code, report.answers), s.directory)
 
 
-def _enqueue_all(s, messages: list, urgent: bool) -> None:
-    """Hand every created SMS to the queue (None: the contact has no phone)."""
-    for message in messages:
-        if message is not None:
-            outbox.enqueue_send(s, message.id, urgent=urgent)
+def _enqueue_all(s, work: list[Work], urgent: bool) -> None:
+    """Hand every created delivery to the queue, retried with backoff."""
+    for item in work:
+        outbox.enqueue(s, item, urgent)
+
+
+def _schedule_escalation(s, report_id: int, level: int, seconds: int, urgent: bool) -> None:
+    """Escalate after `seconds` (rq's scheduler runs it: workers start with --with-scheduler)."""
+    q = queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis)
+    job_id = f"escalate-{report_id}-{level}"
+    if seconds <= 0:
+        q.enqueue("workers.jobs.escalate_report", report_id, level, job_id=job_id + "-now", result_ttl=86400)
+    else:
+        q.enqueue_in(timedelta(seconds=seconds), "workers.jobs.escalate_report", report_id, level,
+                     job_id=job_id, result_ttl=86400)
+
+
+def sweep_outbox() -> dict:
+    """Re-enqueue unrouted reports and undelivered messages whose jobs were lost."""
+    return outbox.sweep(services())

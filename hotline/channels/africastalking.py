@@ -112,7 +112,7 @@ class AfricasTalking(Provider):
             service._baseUrl = settings.at_api_url.rstrip("/") + "/version1"  # pinned SDK 2.0.3
         try:
             answer = service.send(body, [to], sender_id=settings.at_from)
-        except ValueError:
+        except (ValueError, TypeError):
             raise SendError("africastalking: invalid phone number", permanent=True) from None
         except (AfricasTalkingException, requests.RequestException, OSError) as exc:
             raise SendError(f"africastalking unreachable or refused: {type(exc).__name__}") from None
@@ -130,7 +130,9 @@ def _send_result(answer) -> SendResult:
         recipient = answer["SMSMessageData"]["Recipients"][0]
         code = int(recipient["statusCode"])
     except (KeyError, IndexError, TypeError, ValueError):
-        raise SendError("africastalking: no recipient in the answer") from None
+        # e.g. {"SMSMessageData": {"Message": "InvalidSenderId", "Recipients": []}}: the operator's to fix.
+        reason = answer.get("SMSMessageData", {}).get("Message") if isinstance(answer, dict) else None
+        raise SendError(f"africastalking: no recipient in the answer ({str(reason)[:60]})") from None
     if code in SEND_STATUS:
         return SendResult(recipient.get("messageId"), SEND_STATUS[code])
     raise SendError(f"africastalking status {code} {recipient.get('status', '')}"[:120],

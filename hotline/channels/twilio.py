@@ -6,7 +6,8 @@ https://www.twilio.com/docs/usage/webhooks/webhooks-security
 from __future__ import annotations
 
 import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
@@ -27,6 +28,9 @@ PERMANENT_ERRORS = {"21211", "21212", "21214", "21217", "21408", "21610", "21612
 """Error codes after which sending again cannot help (invalid, unreachable or unsubscribed numbers)."""
 
 UNSUBSCRIBED = "21610"
+
+SEND_TIMEOUT = 10.0
+"""Seconds to wait for Twilio's API (the SDK waits for ever by default)."""
 """The recipient sent STOP to our number."""
 
 
@@ -82,17 +86,22 @@ class Twilio(Provider):
         """Send through Twilio's REST API (or TWILIO_API_URL) with the official SDK."""
         if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from):
             raise SendError("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are needed", permanent=True)
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+        client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
+                        http_client=TwilioHttpClient(timeout=SEND_TIMEOUT))
         if settings.twilio_api_url:
             client.api.base_url = settings.twilio_api_url.rstrip("/")
         kwargs = {"status_callback": status_callback} if status_callback else {}
         try:
             message = client.messages.create(to=to, from_=settings.twilio_from, body=body, **kwargs)
-        except TwilioRestException as exc:
-            permanent = str(exc.code) in PERMANENT_ERRORS or (exc.status is not None and 400 <= exc.status < 500 and exc.status != 429)
-            raise SendError(f"twilio {exc.status} {exc.code}", permanent=permanent) from None
-        except (TwilioException, requests.RequestException, OSError) as exc:
-            raise SendError(f"twilio unreachable: {type(exc).__name__}") from None
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # Only the recipient's own problems are permanent; a bad token or account is the
+            # operator's to fix, so those messages wait (retries, then dead letters) instead.
+            code = getattr(exc, "code", None)
+            raise SendError(f"twilio {getattr(exc, 'status', '')} {code}", permanent=str(code) in PERMANENT_ERRORS) from None
+        except (TwilioException, requests.RequestException, OSError, ValueError) as exc:
+            raise SendError(f"twilio unreachable or unreadable: {type(exc).__name__}") from None
+        if not message.sid:
+            raise SendError("twilio answered without a message id")
         return SendResult(message.sid, STATUS.get(message.status or "queued") or "queued")
 
 

@@ -1,0 +1,47 @@
+"""Dead letters: deliveries whose every retry failed stay in rq's failed registries until an
+operator lists them and sends them again (`python -m hotline dead-letters [--requeue]`)."""
+from __future__ import annotations
+
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from hotline import queues
+from hotline.models import Alert, OutboundMessage
+
+ROWS = {"workers.jobs.send_sms": OutboundMessage, "workers.jobs.deliver_webhook": Alert, "workers.jobs.send_email": Alert}
+"""The row each delivery job works on, reset to pending when it is requeued."""
+
+
+def list_dead(s) -> list[dict]:
+    """Every failed job of every queue: id, job, argument, last error line, when it ended."""
+    dead = []
+    for name in queues.ALL:
+        registry = FailedJobRegistry(queue=queues.queue(name, s.redis))
+        for job in Job.fetch_many(registry.get_job_ids(), connection=s.redis):
+            if job is None:
+                continue
+            error = (job.latest_result().exc_string if job.latest_result() else "") or ""
+            dead.append({"queue": name, "job_id": job.id, "func": job.func_name, "args": list(job.args),
+                         "error": error.strip().splitlines()[-1][:200] if error.strip() else "",
+                         "ended_at": job.ended_at.isoformat() if job.ended_at else None})
+    return dead
+
+
+def requeue(s, job_ids: list[str] | None = None) -> int:
+    """Send failed jobs again (all, or those named), their rows reset to pending with fresh attempts."""
+    count = 0
+    for name in queues.ALL:
+        registry = FailedJobRegistry(queue=queues.queue(name, s.redis))
+        for job_id in registry.get_job_ids():
+            if job_ids and job_id not in job_ids:
+                continue
+            job = Job.fetch(job_id, connection=s.redis)
+            model = ROWS.get(job.func_name)
+            if model is not None and job.args:
+                with s.Session.begin() as session:
+                    row = session.get(model, job.args[0])
+                    if row is not None and row.status == "failed":
+                        row.status, row.attempts, row.claimed_until = "pending", 0, None
+            registry.requeue(job_id)
+            count += 1
+    return count

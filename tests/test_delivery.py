@@ -1,0 +1,200 @@
+"""Delivery you can trust: signed agency webhooks with retries, email, claims, dead letters,
+and moving on when a leader cannot be reached. Real Redis, real rq workers, local servers only."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from hotline import channels, deadletters, queues
+from hotline.channels.base import SendError
+from hotline.directory import Directory, Webhook
+from hotline.models import Alert, OutboundMessage, Report
+from tests.conftest import _free_port
+from tests.test_adapters import TW_SMS, _replace, post
+from tests.test_intake import ussd
+from workers import jobs
+
+SECRET = "agency-shared-secret"
+REPORTER = "+85512345678"
+
+
+class Receiver:
+    """An agency's webhook endpoint on loopback: records requests, answers from a script."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.script: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hotline"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def wired(services, receiver, monkeypatch):
+    """The sample directory, with the partner NGO's webhook on loopback and its secret set; fast retries."""
+    monkeypatch.setenv("NGO_WEBHOOK_SECRET", SECRET)
+    d = services.directory
+    contacts = tuple(dataclasses.replace(c, webhook=Webhook(receiver.url, "NGO_WEBHOOK_SECRET"))
+                     if c.id == "ngo-safe-migration" else c for c in d.contacts)
+    services.directory = Directory(d.path, d.line, d.gazetteer, d.escalation, contacts)
+    services.settings.retry_intervals = (0, 0, 0)
+    return services
+
+
+def work(services):
+    """Run every queued job with a real rq worker until the queues are empty."""
+    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
+
+
+def unsorted_report(client, text="a broker took my cousin's passport, call me on 012 345 678"):
+    response = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body=text), "valid")
+    assert response.status_code == 200
+
+
+def test_webhook_is_signed_and_never_carries_the_reporters_number(client, wired, receiver):
+    unsorted_report(client)
+    work(wired)
+    assert len(receiver.requests) == 1
+    request = receiver.requests[0]
+    body, headers = request["body"], request["headers"]
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Hotline-Signature"], expected)
+    assert headers["X-Hotline-Event"] == "report.created" and headers["X-Hotline-Delivery"]
+    doc = json.loads(body)
+    assert doc["event"] == "report.created" and doc["report"]["type"] == "unsorted"
+    assert "012 345 678" not in body.decode() and "12345678" not in body.decode()
+    assert "[reporter's number]" in doc["report"]["answers"]["text"]
+
+
+def test_webhook_failures_are_retried_with_the_same_delivery_id(client, wired, receiver):
+    receiver.script = [500, 503]
+    unsorted_report(client)
+    work(wired)
+    assert len(receiver.requests) == 3
+    assert len({r["headers"]["X-Hotline-Delivery"] for r in receiver.requests}) == 1
+    with wired.Session() as session:
+        hook = session.scalars(select(Alert).where(Alert.means == "webhook")).one()
+    assert hook.status == "delivered" and hook.attempts == 3
+
+
+def test_exhausted_webhook_is_a_dead_letter_until_requeued(client, wired, receiver):
+    receiver.script = [500] * 4
+    unsorted_report(client)
+    work(wired)
+    with wired.Session() as session:
+        assert session.scalars(select(Alert).where(Alert.means == "webhook")).one().status == "failed"
+    dead = deadletters.list_dead(wired)
+    assert [d["func"] for d in dead] == ["workers.jobs.deliver_webhook"] and "500" in dead[0]["error"]
+    assert deadletters.requeue(wired) == 1
+    work(wired)
+    with wired.Session() as session:
+        assert session.scalars(select(Alert).where(Alert.means == "webhook")).one().status == "delivered"
+    assert deadletters.list_dead(wired) == []
+    assert len(receiver.requests) == 5
+
+
+def test_status_change_is_pushed_as_report_updated(client, wired, receiver):
+    for full in ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+                 "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2"):
+        ussd(client, "ATUid_up", full)
+    work(wired)
+    with wired.Session() as session:
+        number = session.scalars(select(Report.number)).one()
+    post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid="SMack", From="+85512000001", Body=f"OK {number}"), "valid")
+    work(wired)
+    events = [json.loads(r["body"])["event"] for r in receiver.requests]
+    assert events == ["report.created", "report.updated"]
+    assert json.loads(receiver.requests[1]["body"])["report"]["status"] == "acknowledged"
+
+
+def test_email_alert_through_smtp(client, wired):
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        wired.settings.smtp_host, wired.settings.smtp_port = "127.0.0.1", port
+        wired.settings.smtp_starttls = False
+        unsorted_report(client, "a van came for workers today")
+        work(wired)
+    finally:
+        controller.stop()
+    assert [m.rcpt_tos for m in inbox.messages] == [["cases@ngo.example"]]
+    content = inbox.messages[0].content.decode()
+    assert "OK " in content and REPORTER not in content
+
+
+def test_a_claimed_message_is_not_sent_twice(client, services, monkeypatch):
+    sent = []
+    console = channels.get("console")
+    monkeypatch.setattr(console, "send", lambda *a, **k: sent.append(a) or type(console).send(console, *a, **k))
+    post(client, "africastalking", "/webhooks/africastalking/sms", "text=hi&to=1&id=x1&from=%2B85512345678", "valid")
+    with services.Session() as session:
+        message_id = session.scalars(select(OutboundMessage.id)).one()
+    assert jobs._claim(OutboundMessage, message_id)          # another worker is sending it right now
+    assert jobs.send_sms(message_id) == "pending"
+    assert sent == []
+
+
+def test_a_leader_who_cannot_be_reached_moves_the_alert_up_at_once(client, services, monkeypatch):
+    console = channels.get("console")
+    real_send = type(console).send
+
+    def send(self_, settings, to, body, callback=None):
+        if to == "+85512000001":                              # the village leader's number is dead
+            raise SendError("console: number does not exist", permanent=True)
+        return real_send(console, settings, to, body, callback)
+
+    monkeypatch.setattr(type(console), "send", send)
+    for full in ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+                 "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2"):
+        ussd(client, "ATUid_dead", full)
+    work(services)
+    with services.Session() as session:
+        alerted = {(m.contact_id, m.status) for m in session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "alert"))}
+    assert ("pv-angkrong-village", "failed") in alerted
+    assert ("pv-boeng-preah-commune", "delivered") in alerted and ("pv-boeng-preah-church", "delivered") in alerted
