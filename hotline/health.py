@@ -40,6 +40,9 @@ def status(s) -> tuple[dict, bool]:
                                    "failed": FailedJobRegistry(queue=q).count}
     except RedisError as exc:
         doc["redis"]["error"] = type(exc).__name__
+    # A configuration edit that failed to load: the previous one is still serving.
+    doc["config"] = {"ok": not s.config_problems, "problems": len(s.config_problems),
+                     "contacts": len(s.directory.contacts)}
     ok = doc["database"]["ok"] and doc["redis"]["ok"]
     doc["ok"] = ok
     return doc, ok

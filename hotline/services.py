@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+import threading
+import time
 from pathlib import Path
 
 from redis import Redis
@@ -23,17 +24,70 @@ CONFIG_DIR = ROOT / "config"
 """Flows, words and keywords (operators edit these)."""
 
 
-@dataclass
-class Services:
-    """Settings, database, Redis, vault, directory and dialogue engine of one process."""
+RELOAD_CHECK_SECONDS = 5.0
+"""How often a process looks whether a configuration file changed (a few stat calls)."""
 
-    settings: Settings
-    db: SqlEngine
-    Session: sessionmaker[Session]
-    redis: Redis
-    vault: Vault
-    directory: Directory
-    engine: Engine
+
+class Services:
+    """Settings, database, Redis, vault, and the current directory and dialogue engine of one process.
+
+    A changed directory, areas file or flow takes effect without a restart: the files are
+    looked at every few seconds, loaded again in the background and swapped in only if
+    they are valid; until then, and if they are not, the running configuration stays.
+    """
+
+    def __init__(self, settings: Settings, db: SqlEngine, session_factory: sessionmaker[Session], redis: Redis,
+                 vault: Vault, directory: Directory, engine: Engine):
+        self.settings, self.db, self.Session, self.redis, self.vault = settings, db, session_factory, redis, vault
+        self._config = (directory, engine)
+        self._fingerprint = _fingerprint(settings.directory_path, CONFIG_DIR)
+        self._checked_at = time.monotonic()
+        self._reloading = threading.Lock()
+        self.config_problems: list = []
+
+    @property
+    def directory(self) -> Directory:
+        """The directory in force."""
+        return self._current()[0]
+
+    @directory.setter
+    def directory(self, value: Directory) -> None:
+        self._config = (value, self._config[1])
+
+    @property
+    def engine(self) -> Engine:
+        """The dialogue engine in force."""
+        return self._current()[1]
+
+    def _current(self) -> tuple[Directory, Engine]:
+        """The configuration, starting a background reload when a file has changed."""
+        now = time.monotonic()
+        if now - self._checked_at >= RELOAD_CHECK_SECONDS:
+            self._checked_at = now
+            if _fingerprint(self.settings.directory_path, CONFIG_DIR) != self._fingerprint and self._reloading.acquire(blocking=False):
+                threading.Thread(target=self._reload_in_background, daemon=True).start()
+        return self._config
+
+    def _reload_in_background(self) -> None:
+        """Run `reload` and release the lock."""
+        try:
+            self.reload()
+        finally:
+            self._reloading.release()
+
+    def reload(self) -> list:
+        """Load the configuration files again; swap them in if valid. Returns the problems found."""
+        fingerprint = _fingerprint(self.settings.directory_path, CONFIG_DIR)
+        try:
+            self._config = load_config(self.settings)
+            self.config_problems = []
+            log.info("configuration reloaded: %d contacts", len(self._config[0].contacts))
+        except ConfigError as exc:
+            self.config_problems = exc.problems
+            log.error("configuration not reloaded, %d problems (python -m hotline check lists them); "
+                      "the previous configuration stays in force", len(exc.problems))
+        self._fingerprint = fingerprint
+        return self.config_problems
 
     def close(self) -> None:
         """Release connections."""
