@@ -108,33 +108,54 @@ def apply_status(session: Session, s, message: OutboundMessage, update: StatusUp
         reports.reporter(session, message.recipient_hash).opted_out = True
 
 
-def sweep(s, grace_seconds: int = 60) -> dict[str, int]:
-    """Enqueue again every report still unrouted and every SMS still pending after a grace period."""
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+JOB_FOR_MEANS = {"webhook": "deliver_webhook", "email": "send_email"}
+"""The job that delivers an alert row by each means that keeps its own state."""
+
+STALE_ROUTING_SECONDS = 300
+"""A report enqueued this long ago and still unrouted lost its job (a killed worker): enqueue a new one."""
+
+
+def sweep(s, grace_seconds: int | None = None) -> dict[str, int]:
+    """Enqueue again every report still unrouted and every delivery still pending after a grace period.
+
+    A delivery whose claim ran out was being sent by a worker that died: it gets a new job
+    (its old one is stuck as 'started' until rq notices the dead worker).
+    """
+    now = utcnow()
+    cutoff = now - timedelta(seconds=s.settings.sweep_grace_seconds if grace_seconds is None else grace_seconds)
+    stale = now - timedelta(seconds=STALE_ROUTING_SECONDS)
     with s.Session() as session:
         report_rows = session.execute(
             select(Report.id, Report.type, Report.routing_enqueued_at, Report.created_at)
             .where(Report.routing == "pending")).all()
         message_rows = session.execute(
-            select(OutboundMessage.id, OutboundMessage.urgent, OutboundMessage.updated_at)
+            select(OutboundMessage.id, OutboundMessage.urgent, OutboundMessage.updated_at,
+                   OutboundMessage.claimed_until, OutboundMessage.attempts)
             .where(OutboundMessage.status == "pending")).all()
         alert_rows = session.execute(
-            select(Alert.id, Alert.means, Alert.updated_at)
+            select(Alert.id, Alert.means, Alert.updated_at, Alert.claimed_until, Alert.attempts)
             .where(Alert.status == "pending", Alert.means.in_(tuple(JOB_FOR_MEANS)))).all()
-    due_reports = [r for r in report_rows if _older(r.routing_enqueued_at or r.created_at, cutoff)]
-    for row in due_reports:
-        enqueue_routing(s, [row.id], urgent=row.type == "urgent")
-    due_messages = [m for m in message_rows if _older(m.updated_at, cutoff)]
-    for row in due_messages:
-        enqueue_send(s, row.id, urgent=row.urgent)
-    due_alerts = [a for a in alert_rows if _older(a.updated_at, cutoff)]
-    for row in due_alerts:
-        enqueue(s, Work(f"workers.jobs.{JOB_FOR_MEANS[row.means]}", row.id, f"{row.means}-{row.id}"))
-    return {"reports": len(due_reports), "messages": len(due_messages), "deliveries": len(due_alerts)}
-
-
-JOB_FOR_MEANS = {"webhook": "deliver_webhook", "email": "send_email"}
-"""The job that delivers an alert row by each means that keeps its own state."""
+    counts = {"reports": 0, "messages": 0, "deliveries": 0}
+    for row in report_rows:
+        since = row.routing_enqueued_at or row.created_at
+        if _older(since, cutoff):
+            job_id = f"route-{row.id}" if not _older(since, stale) else f"route-{row.id}-{int(now.timestamp())}"
+            if _enqueue(s, queues.URGENT if row.type == "urgent" else queues.DEFAULT, "workers.jobs.route_report",
+                        row.id, job_id=job_id):
+                _mark_enqueued(s, row.id)
+            counts["reports"] += 1
+    deliveries = [("messages", "send_sms", "sms", row, row.urgent) for row in message_rows]
+    deliveries += [("deliveries", JOB_FOR_MEANS[row.means], row.means, row, False) for row in alert_rows]
+    for count, func, prefix, row, urgent in deliveries:
+        if row.claimed_until is not None and not _older(row.claimed_until, now):
+            continue  # a worker is sending it right now
+        if not _older(row.updated_at, cutoff):
+            continue
+        dead_worker = row.claimed_until is not None  # claimed, never finished, claim ran out
+        job_id = f"{prefix}-{row.id}" + (f"-r{row.attempts}" if dead_worker else "")
+        enqueue(s, Work(f"workers.jobs.{func}", row.id, job_id), urgent)
+        counts[count] += 1
+    return counts
 
 
 def _older(moment, cutoff) -> bool:

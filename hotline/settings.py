@@ -55,6 +55,10 @@ class Settings:
     smtp_from: str = "hotline@localhost"
     smtp_starttls: bool = True
     retry_intervals: tuple[int, ...] = (10, 60, 300, 900, 3600)
+    sweep_seconds: int = 30
+    sweep_grace_seconds: int = 60
+    claim_seconds: int = 90
+    provider_timeout: int = 10
     extra: dict = field(default_factory=dict)
 
     @property
@@ -89,6 +93,10 @@ class Settings:
         s.smtp_from = get("SMTP_FROM") or s.smtp_from
         s.smtp_starttls = (get("SMTP_STARTTLS") or "true").lower() not in ("0", "false", "no")
         s.retry_intervals = _intervals(get("HOTLINE_RETRY_INTERVALS"), s.retry_intervals)
+        s.sweep_seconds = _int(get("HOTLINE_SWEEP_SECONDS"), 30, "HOTLINE_SWEEP_SECONDS")
+        s.sweep_grace_seconds = _int(get("HOTLINE_SWEEP_GRACE_SECONDS"), 60, "HOTLINE_SWEEP_GRACE_SECONDS")
+        s.claim_seconds = _int(get("HOTLINE_CLAIM_SECONDS"), 90, "HOTLINE_CLAIM_SECONDS")
+        s.provider_timeout = _int(get("HOTLINE_PROVIDER_TIMEOUT"), 10, "HOTLINE_PROVIDER_TIMEOUT")
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]

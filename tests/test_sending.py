@@ -170,7 +170,7 @@ def test_at_success(fake_at, client_timeouts):
     assert request["headers"]["apiKey"] == fake_at.api_key
     assert request["form"] == {"username": fake_at.username, "to": TO, "message": BODY,
                                "from": fake_at.sender_id, "bulkSMSMode": "1"}
-    assert client_timeouts["at"] == [DEFAULT_TIMEOUT_S]  # the SDK's own (3.05, 9.05)
+    assert client_timeouts["at"] == [(3.05, 10.0)]  # finite: connect, then HOTLINE_PROVIDER_TIMEOUT
 
 
 def test_at_success_without_sender_id_and_in_khmer(fake_at):

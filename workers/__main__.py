@@ -10,14 +10,10 @@ import sys
 from hotline import queues
 from hotline.settings import Settings
 
-MAINTENANCE_SECONDS = 30
-"""How often a worker runs rq's maintenance and the outbox sweep."""
-
-
-def argv(extra: list[str] | None = None) -> list[str]:
-    """The rq command line for this deployment."""
+def argv(settings: Settings, extra: list[str] | None = None) -> list[str]:
+    """The rq command line for this deployment (maintenance, and so the sweep, every HOTLINE_SWEEP_SECONDS)."""
     return ["worker", "--with-scheduler", "--worker-class", "workers.worker.HotlineWorker",
-            "--maintenance-interval", str(MAINTENANCE_SECONDS), "--worker-ttl", "60",
+            "--maintenance-interval", str(settings.sweep_seconds), "--worker-ttl", str(max(20, settings.sweep_seconds + 15)),
             "--path", ".", *(extra or []), *queues.ALL]
 
 
@@ -27,7 +23,7 @@ def main() -> None:
     os.environ["RQ_REDIS_URL"] = settings.redis_url  # not on the command line: it may hold a password
     from rq.cli import main as rq_main
 
-    rq_main(argv(sys.argv[1:]), prog_name="rq")
+    rq_main(argv(settings, sys.argv[1:]), prog_name="rq")
 
 
 if __name__ == "__main__":

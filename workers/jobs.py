@@ -22,9 +22,6 @@ from workers.context import services
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 90
-"""A delivery claimed by a worker is left alone this long (longer than a job may run)."""
-
 WEBHOOK_TIMEOUT = 10
 """Seconds an agency's webhook may take to answer."""
 
@@ -42,7 +39,7 @@ def _claim(model, row_id: int) -> bool:
         result = session.execute(
             update(model).where(model.id == row_id, model.status == "pending",
                                 or_(model.claimed_until.is_(None), model.claimed_until < now))
-            .values(claimed_until=now + timedelta(seconds=CLAIM_SECONDS), attempts=model.attempts + 1))
+            .values(claimed_until=now + timedelta(seconds=s.settings.claim_seconds), attempts=model.attempts + 1))
         return result.rowcount == 1
 
 

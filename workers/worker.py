@@ -8,9 +8,6 @@ from rq import Worker
 
 log = logging.getLogger(__name__)
 
-SWEEP_LOCK_SECONDS = 25
-"""Only one worker sweeps in each interval, however many run."""
-
 
 class HotlineWorker(Worker):
     """A Worker whose periodic maintenance also re-enqueues anything the queues lost."""
@@ -19,9 +16,13 @@ class HotlineWorker(Worker):
         """rq's maintenance, then the outbox sweep (at most once per interval across workers)."""
         super().run_maintenance_tasks()
         try:
-            if not self.connection.set("hotline:sweep-lock", self.name, nx=True, ex=SWEEP_LOCK_SECONDS):
-                return
+            from workers.context import services
             from workers.jobs import sweep_outbox
+
+            # Only one worker sweeps in each interval, however many run.
+            lock_seconds = max(1, services().settings.sweep_seconds - 1)
+            if not self.connection.set("hotline:sweep-lock", self.name, nx=True, ex=lock_seconds):
+                return
 
             counts = sweep_outbox()
             if any(counts.values()):

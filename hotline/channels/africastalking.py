@@ -111,7 +111,7 @@ class AfricasTalking(Provider):
         if settings.at_api_url:
             service._baseUrl = settings.at_api_url.rstrip("/") + "/version1"  # pinned SDK 2.0.3
         try:
-            answer = service.send(body, [to], sender_id=settings.at_from)
+            answer = service.send(body, [to], sender_id=settings.at_from, timeout=(3.05, float(settings.provider_timeout)))
         except (ValueError, TypeError):
             raise SendError("africastalking: invalid phone number", permanent=True) from None
         except (AfricasTalkingException, requests.RequestException, OSError) as exc:

@@ -29,8 +29,7 @@ PERMANENT_ERRORS = {"21211", "21212", "21214", "21217", "21408", "21610", "21612
 
 UNSUBSCRIBED = "21610"
 
-SEND_TIMEOUT = 10.0
-"""Seconds to wait for Twilio's API (the SDK waits for ever by default)."""
+
 """The recipient sent STOP to our number."""
 
 
@@ -87,7 +86,7 @@ class Twilio(Provider):
         if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from):
             raise SendError("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are needed", permanent=True)
         client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                        http_client=TwilioHttpClient(timeout=SEND_TIMEOUT))
+                        http_client=TwilioHttpClient(timeout=float(settings.provider_timeout)))  # the SDK waits for ever by default
         if settings.twilio_api_url:
             client.api.base_url = settings.twilio_api_url.rstrip("/")
         kwargs = {"status_callback": status_callback} if status_callback else {}
