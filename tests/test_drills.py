@@ -1,0 +1,166 @@
+"""Fault drills with real worker processes, a real Redis, the real database and a fake Twilio
+that the official SDK talks to. Each drill asserts that every alert arrives exactly once."""
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from hotline.models import OutboundMessage, Report
+from hotline.settings import ROOT
+from tests.conftest import TEST_ENV
+from tests.fakes import FakeTwilio, loopback_only
+from tests.test_intake import ussd
+
+pytestmark = pytest.mark.drill
+
+VILLAGE_LEADER, NGO = "+85512000001", "+85512999999"
+RECRUITER_STEPS = ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+                   "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2")
+
+
+def wait_for(predicate, seconds: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+class Workers:
+    """rq worker processes started as `python -m workers`, as the Procfile does."""
+
+    def __init__(self, env: dict, log_dir):
+        self.env, self.log_dir, self.procs = env, log_dir, []
+
+    def start(self) -> subprocess.Popen:
+        log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def kill(proc: subprocess.Popen) -> None:
+        """SIGKILL the worker and its work horse: no clean-up runs."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def drill(app, settings, monkeypatch, tmp_path):
+    """(fake Twilio, workers factory): workers send through the fake with fast retries and sweeps."""
+    loopback_only(monkeypatch)
+    fake = FakeTwilio(timeout_sleep=30)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_WEBHOOK_SECRET")}
+    env.update(TEST_ENV, REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url, **fake.env(),
+               HOTLINE_RETRY_INTERVALS="0,0,0", HOTLINE_SWEEP_SECONDS="1", HOTLINE_SWEEP_GRACE_SECONDS="1",
+               HOTLINE_CLAIM_SECONDS="3", HOTLINE_PROVIDER_TIMEOUT="2", PYTHONUNBUFFERED="1")
+    env.pop("PUBLIC_BASE_URL", None)
+    workers = Workers(env, tmp_path)
+    yield fake, workers
+    workers.stop_all()
+    fake.close()
+
+
+def report(client, session_id: str, phone: str = "+85512345678") -> None:
+    """A worrying job offer in Angkrong village (village leader + partner NGO by SMS)."""
+    for full in RECRUITER_STEPS:
+        ussd(client, session_id, full, phone)
+
+
+def accepted(fake) -> collections.Counter:
+    return collections.Counter(m["to"] for m in fake.accepted)
+
+
+def all_alerts_final(services) -> bool:
+    with services.Session() as session:
+        statuses = session.scalars(select(OutboundMessage.status).where(OutboundMessage.purpose == "alert")).all()
+    return bool(statuses) and all(s in ("queued", "sent", "delivered", "failed") for s in statuses)
+
+
+def test_worker_killed_in_the_middle_of_a_send(client, services, drill):
+    fake, workers = drill
+    fake.script(["timeout"])                       # the first send hangs at the provider...
+    worker = workers.start()
+    report(client, "ATUid_kill")
+    wait_for(lambda: fake.requests, what="a send to start")
+    workers.kill(worker)                           # ...and the worker dies with it in flight
+    assert fake.accepted == []
+    workers.start()
+    wait_for(lambda: sum(accepted(fake).values()) >= 2 and all_alerts_final(services), what="alerts after restart")
+    time.sleep(2)                                  # a doubled send would show up now
+    assert accepted(fake) == {VILLAGE_LEADER: 1, NGO: 1}
+
+
+def test_redis_flushed_with_reports_in_flight(client, services, drill):
+    fake, workers = drill
+    for i in range(3):
+        report(client, f"ATUid_flush{i}", phone=f"+8551234567{i}")
+    services.redis.flushall()                      # Redis restarted without its data: every job is gone
+    workers.start()
+    wait_for(lambda: sum(accepted(fake).values()) >= 6 and all_alerts_final(services), what="alerts after flush")
+    time.sleep(2)
+    assert accepted(fake) == {VILLAGE_LEADER: 3, NGO: 3}
+    with services.Session() as session:
+        assert set(session.scalars(select(Report.routing))) == {"routed"}
+
+
+def test_provider_failing_twice_and_timing_out_once(client, services, drill):
+    fake, workers = drill
+    fake.timeout_sleep = 4                         # longer than HOTLINE_PROVIDER_TIMEOUT=2
+    fake.script(["500", "500", "timeout"])
+    workers.start()
+    report(client, "ATUid_flaky")
+    wait_for(lambda: sum(accepted(fake).values()) >= 2 and all_alerts_final(services), what="alerts after failures")
+    time.sleep(2)
+    assert accepted(fake) == {VILLAGE_LEADER: 1, NGO: 1}
+    assert len(fake.requests) == 5
+
+
+def test_duplicated_status_callbacks_change_nothing(client, services, drill):
+    from tests.test_adapters import post
+
+    fake, workers = drill
+    workers.start()
+    report(client, "ATUid_dup")
+    wait_for(lambda: sum(accepted(fake).values()) >= 2 and all_alerts_final(services), what="alerts")
+    for message in fake.accepted:
+        for status in ("delivered", "delivered", "sent"):
+            body = f"MessageSid={message['id']}&MessageStatus={status}&To=%2B85512000001"
+            assert post(client, "twilio", "/webhooks/twilio/status", body, "valid").status_code == 200
+    with services.Session() as session:
+        statuses = session.scalars(select(OutboundMessage.status).where(OutboundMessage.purpose == "alert")).all()
+    assert sorted(statuses) == ["delivered", "delivered"]
+    assert accepted(fake) == {VILLAGE_LEADER: 1, NGO: 1}
+
+
+def test_web_process_restarted_in_the_middle_of_a_ussd_session(client, services, settings):
+    from hotline import create_app
+
+    report_steps = RECRUITER_STEPS
+    for full in report_steps[:4]:
+        ussd(client, "ATUid_restart", full)
+    fresh = create_app({"settings": settings, "TESTING": True}).test_client()   # a new web process
+    for full in report_steps[4:]:
+        last = ussd(fresh, "ATUid_restart", full)
+    assert last.startswith("END ")
+    with services.Session() as session:
+        assert session.scalars(select(Report.area_code)).one() == "14010101"
