@@ -36,6 +36,7 @@ import json
 import re
 import secrets
 import threading
+import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -84,6 +85,7 @@ class _FakeProvider:
     def __init__(self, timeout_sleep: float = 1.0):
         self.timeout_sleep = timeout_sleep
         self.accepted: list[dict] = []
+        self.accepted_at: list[float] = []  # time.time() of each accepted message, for benchmarks
         self.requests: list[dict] = []
         self._script: list[str] = []
         self._rejects: dict[str, int] = {}
@@ -159,6 +161,7 @@ class _FakeProvider:
     def _accept(self, to: str, body: str, sender: str | None, message_id: str) -> None:
         with self._lock:
             self.accepted.append({"to": to, "body": body, "from": sender, "id": message_id})
+            self.accepted_at.append(time.time())
 
     @staticmethod
     def _answer(h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str,
