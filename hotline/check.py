@@ -39,8 +39,26 @@ def run(settings: Settings) -> CheckResult:
         result.errors.extend(exc.problems)
         return result
     result.warnings.extend(directory.warnings)
+    result.warnings.extend(delivery_warnings(directory, settings))
     measure_screens(engine, result)  # counts the screens (errors were raised by load_config)
     return result
+
+
+def delivery_warnings(directory, settings: Settings, environ: dict | None = None) -> list[Problem]:
+    """Agencies that would not get their webhooks or emails with this environment."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    warnings = []
+    for c in directory.contacts:
+        if c.webhook and not environ.get(c.webhook.secret_env):
+            warnings.append(Problem(directory.path, c.line, f"contact {c.id}: {c.webhook.secret_env} is not set, "
+                                    "so its webhook deliveries fail without being sent"))
+        if c.email and not settings.smtp_host:
+            warnings.append(Problem(directory.path, c.line, f"contact {c.id}: SMTP_HOST is not set, so it gets no email"))
+        if c.api_token_env and not environ.get(c.api_token_env):
+            warnings.append(Problem(directory.path, c.line, f"contact {c.id}: {c.api_token_env} is not set"))
+    return warnings
 
 
 def measure_screens(engine: Engine, result: CheckResult) -> None:

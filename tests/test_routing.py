@@ -114,3 +114,17 @@ def test_unacknowledged_report_climbs_a_level(client, services):
         to = sorted(m.contact_id for m in session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "alert")))
     assert to == ["ngo-safe-migration", "ngo-safe-migration", "pv-angkrong-village",
                   "pv-boeng-preah-church", "pv-boeng-preah-commune"]
+
+
+def test_khmer_ok_from_an_alerted_leader(client, services):
+    for full in ("", "3", "3*14010101"):
+        ussd(client, "ATUid_km_ok", full)
+    run_worker(services)
+    with services.Session() as session:
+        number = session.scalars(select(Report.number)).one()
+    khmer_number = number.translate(str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩"))
+    reply = post(client, "twilio", "/webhooks/twilio/sms",
+                 _replace(TW_SMS, MessageSid="SMkm", From="+85512000001", Body=f"យល់ព្រម {khmer_number}"), "valid")
+    assert number in reply.get_data(as_text=True)
+    with services.Session() as session:
+        assert session.scalars(select(Report.status)).one() == "acknowledged"
