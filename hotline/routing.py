@@ -1,13 +1,23 @@
 """Routing as a pure function of (report, directory): who is alerted now, who on each escalation.
 
 The rules are INTERFACE.md section 6, "Routing, exactly".
+
+A national directory has tens of thousands of contacts, but a report only concerns the few
+that cover an area on its path (province, district, commune, village). `plan()` therefore
+looks contacts up in an index by area code and report type, built on first use and kept on
+the Directory object (an unhashable dataclass, so not a weak-keyed dict); the result is the
+same as checking every contact in turn.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from hotline import phones
+from hotline.areas import Gazetteer
 from hotline.directory import Contact, Directory
+
+_BY_ID = attrgetter("id")
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,48 @@ class Plan:
     def first_leaders(self) -> tuple[Contact, ...]:
         """The leaders alerted at once."""
         return self.leader_levels[0] if self.leader_levels else ()
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Where to find contacts, as positions in the `contacts` tuple it was built from."""
+
+    contacts: tuple[Contact, ...]  # the directory's tuple, to tell when it was replaced
+    gazetteer: Gazetteer
+    by_type: dict[str, dict[str, tuple[int, ...]]]  # report type -> area code -> contacts, in directory order
+    agencies: tuple[int, ...]      # every agency, in directory order
+
+
+_INDEX_ATTR = "_routing_index"  # where the index is kept on the Directory object
+
+
+def _build_index(contacts: tuple[Contact, ...], gazetteer: Gazetteer) -> _Index:
+    """Index `contacts` by each report type they take and each area code they list."""
+    by_type: dict[str, dict[str, list[int]]] = {}
+    for position, contact in enumerate(contacts):
+        codes = dict.fromkeys(contact.areas)  # each area once, however often it is listed
+        for type_ in contact.reports:
+            by_area = by_type.setdefault(type_, {})
+            for code in codes:
+                by_area.setdefault(code, []).append(position)
+    agencies = tuple(i for i, c in enumerate(contacts) if c.kind == "agency")
+    frozen = {type_: {code: tuple(ps) for code, ps in by_area.items()} for type_, by_area in by_type.items()}
+    return _Index(contacts, gazetteer, frozen, agencies)
+
+
+def _index(directory: Directory) -> _Index:
+    """The directory's index: built on first use, rebuilt if its contacts or gazetteer were replaced.
+
+    Two threads may both build it the first time; either result is the same, so no lock is needed.
+    """
+    contacts, gazetteer = directory.contacts, directory.gazetteer
+    if not isinstance(contacts, tuple):  # a list could change under a cached index
+        return _build_index(tuple(contacts), gazetteer)
+    index = getattr(directory, _INDEX_ATTR, None)
+    if index is None or index.contacts is not contacts or index.gazetteer is not gazetteer:
+        index = _build_index(contacts, gazetteer)
+        setattr(directory, _INDEX_ATTR, index)
+    return index
 
 
 def numbers_in_report(report: RouteInput, country: str) -> set[str]:
@@ -58,27 +110,32 @@ def plan(report: RouteInput, directory: Directory) -> Plan:
     """The leaders to alert at each level and the agencies that get the report."""
     gaz = directory.gazetteer
     conflicted = numbers_in_report(report, directory.line.country)
+    index = _index(directory)
+    contacts = index.contacts
     by_depth: dict[int, list[Contact]] = {}
     agencies: list[Contact] = []
     skipped: list[str] = []
     if report.area_code is None or report.area_code not in gaz:
         # Nowhere known: no leader covers it, so every agency handling the type gets it.
-        national = [c for c in directory.contacts if c.kind == "agency" and report.type in c.reports
+        national = [c for c in (contacts[i] for i in index.agencies) if report.type in c.reports
                     and not (c.phone and c.phone in conflicted)]
-        return Plan((), tuple(sorted(national, key=lambda c: c.id)), ())
-    for contact in directory.contacts:
-        if report.type not in contact.reports:
-            continue
-        matching = [code for code in contact.areas if gaz.contains(code, report.area_code)]
-        if not matching:
-            continue
+        return Plan((), tuple(sorted(national, key=_BY_ID)), ())
+    # Each contact taking the type and covering the report's area, with its deepest area that does.
+    by_area = index.by_type.get(report.type, {})
+    deepest: dict[int, int] = {}
+    for area in gaz.path(report.area_code):  # the report's area and every area above it
+        depth = gaz.depth(area.code)
+        for position in by_area.get(area.code, ()):
+            if depth > deepest.get(position, -1):
+                deepest[position] = depth
+    for position in sorted(deepest):  # directory order, as a scan of every contact would go
+        contact = contacts[position]
         if contact.phone and contact.phone in conflicted:
             skipped.append(contact.id)  # safety rule 4: never alert a contact named in the report
             continue
         if contact.kind == "agency":
             agencies.append(contact)
         else:
-            depth = max(gaz.depth(code) for code in matching)
-            by_depth.setdefault(depth, []).append(contact)
-    levels = tuple(tuple(sorted(by_depth[d], key=lambda c: c.id)) for d in sorted(by_depth, reverse=True))
-    return Plan(levels, tuple(sorted(agencies, key=lambda c: c.id)), tuple(sorted(skipped)))
+            by_depth.setdefault(deepest[position], []).append(contact)
+    levels = tuple(tuple(sorted(by_depth[d], key=_BY_ID)) for d in sorted(by_depth, reverse=True))
+    return Plan(levels, tuple(sorted(agencies, key=_BY_ID)), tuple(sorted(skipped)))

@@ -23,8 +23,8 @@ class LineDict(dict):
         return self.key_lines.get(key, self.line)
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose mappings are LineDicts."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """SafeLoader (libyaml's C parser when present: a national directory is large) whose mappings are LineDicts."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode):
