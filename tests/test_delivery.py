@@ -198,3 +198,31 @@ def test_a_leader_who_cannot_be_reached_moves_the_alert_up_at_once(client, servi
         alerted = {(m.contact_id, m.status) for m in session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "alert"))}
     assert ("pv-angkrong-village", "failed") in alerted
     assert ("pv-boeng-preah-commune", "delivered") in alerted and ("pv-boeng-preah-church", "delivered") in alerted
+
+
+def test_escalations_lost_with_redis_are_scheduled_again(client, services):
+    from rq.registry import ScheduledJobRegistry
+
+    for full in ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+                 "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2"):
+        ussd(client, "ATUid_lost", full)
+    work(services)
+    with services.Session() as session:
+        expected = [f"escalate-{session.scalars(select(Report.id)).one()}-1"]
+    q = queues.queue(queues.DEFAULT, services.redis)
+    assert ScheduledJobRegistry(queue=q).get_job_ids() == expected
+    services.redis.flushall()                                      # Redis restarted without its data
+    assert jobs.recover_escalations(services) == 1
+    assert ScheduledJobRegistry(queue=q).get_job_ids() == expected
+    assert jobs.recover_escalations(services) == 0                 # not twice
+    # A window that has already passed escalates at once.
+    services.redis.flushall()
+    d = services.directory
+    services.directory = Directory(d.path, d.line, d.gazetteer, dict(d.escalation, recruiter=1), d.contacts)
+    import time
+    time.sleep(1.2)
+    assert jobs.recover_escalations(services) == 1
+    work(services)
+    with services.Session() as session:
+        leaders = {m.contact_id for m in session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "alert"))}
+    assert {"pv-boeng-preah-commune", "pv-boeng-preah-church"} <= leaders

@@ -279,5 +279,42 @@ def _schedule_escalation(s, report_id: int, level: int, seconds: int, urgent: bo
 
 
 def sweep_outbox() -> dict:
-    """Re-enqueue unrouted reports and undelivered messages whose jobs were lost."""
-    return outbox.sweep(services())
+    """Re-enqueue unrouted reports, undelivered messages and due escalations whose jobs were lost."""
+    s = services()
+    counts = outbox.sweep(s)
+    counts["escalations"] = recover_escalations(s)
+    return counts
+
+
+def recover_escalations(s) -> int:
+    """Schedule again every escalation of an unacknowledged report whose job Redis no longer has."""
+    with s.Session() as session:
+        open_reports = session.execute(select(Report.id, Report.type, Report.area_code, Report.answers)
+                                       .where(Report.status == "new", Report.routing == "routed")).all()
+        if not open_reports:
+            return 0
+        ids = [r.id for r in open_reports]
+        steps = session.execute(select(ReportEvent.report_id, ReportEvent.kind, ReportEvent.data, ReportEvent.created_at)
+                                .where(ReportEvent.report_id.in_(ids), ReportEvent.kind.in_(("routed", "escalated")))
+                                .order_by(ReportEvent.id)).all()
+    last: dict[int, tuple[int, object]] = {}
+    for step in steps:  # the last level alerted, and when
+        last[step.report_id] = (0 if step.kind == "routed" else int(step.data.get("level", 0)), step.created_at)
+    scheduled = 0
+    now = utcnow()
+    for row in open_reports:
+        if row.id not in last:
+            continue
+        level, at = last[row.id]
+        route = routing.plan(RouteInput(row.type, row.area_code, row.answers), s.directory)
+        if level + 1 >= len(route.leader_levels):
+            continue  # the top level was alerted already
+        q = queues.queue(queues.URGENT if row.type == "urgent" else queues.DEFAULT, s.redis)
+        job_id = f"escalate-{row.id}-{level + 1}"
+        if q.fetch_job(job_id) is not None or q.fetch_job(job_id + "-now") is not None:
+            continue
+        at = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
+        due = (at + timedelta(seconds=s.directory.escalation[row.type]) - now).total_seconds()
+        _schedule_escalation(s, row.id, level + 1, int(due) if due >= 1 else 0, row.type == "urgent")
+        scheduled += 1
+    return scheduled
