@@ -128,3 +128,54 @@ def test_khmer_ok_from_an_alerted_leader(client, services):
     assert number in reply.get_data(as_text=True)
     with services.Session() as session:
         assert session.scalars(select(Report.status)).one() == "acknowledged"
+
+
+def test_conflict_of_interest_end_to_end(client, services):
+    # The recruiter's number, as the reporter typed it, is the village leader's own.
+    steps = ["", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*012 000 001",
+             "1*14010101*99*99*012 000 001*99", "1*14010101*99*99*012 000 001*99*99",
+             "1*14010101*99*99*012 000 001*99*99*2"]
+    for full in steps:
+        last = ussd(client, "ATUid_coi", full)
+    assert last.startswith("END ")
+    run_worker(services)
+    with services.Session() as session:
+        to = {m.contact_id for m in session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "alert"))}
+        routed = session.scalars(select(Report)).one().events
+    assert "pv-angkrong-village" not in to
+    assert {"pv-boeng-preah-commune", "pv-boeng-preah-church"} <= to
+    assert [e.data["skipped_conflict"] for e in routed if e.kind == "routed"] == [1]
+
+
+def test_escalation_is_scheduled_for_the_end_of_the_window(client, services):
+    from rq.registry import ScheduledJobRegistry
+
+    for full in ("", "3", "3*14010101"):
+        ussd(client, "ATUid_window", full)
+    run_worker(services)
+    with services.Session() as session:
+        report = session.scalars(select(Report)).one()
+    registry = ScheduledJobRegistry(queue=queues.queue(queues.URGENT, services.redis))
+    [job_id] = registry.get_job_ids()
+    assert job_id == f"escalate-{report.id}-1"
+    due = registry.get_scheduled_time(job_id)
+    routed_at = report.routed_at if report.routed_at.tzinfo else report.routed_at.replace(tzinfo=due.tzinfo)
+    assert abs((due - routed_at).total_seconds() - services.directory.escalation["urgent"]) < 5
+
+
+def test_alerts_through_africastalking_with_its_sdk(client, services, monkeypatch):
+    from tests.fakes import FakeAfricasTalking, loopback_only
+    from hotline.settings import Settings
+
+    loopback_only(monkeypatch)
+    with FakeAfricasTalking() as fake:
+        at = Settings.from_env(environ=fake.env())
+        for name in ("sms_provider", "at_username", "at_api_key", "at_from", "at_api_url"):
+            setattr(services.settings, name, getattr(at, name))
+        for full in ("", "3", "3*14010101"):
+            ussd(client, "ATUid_at", full)
+        run_worker(services)
+        assert sorted(m["to"] for m in fake.accepted) == ["+85512000001", "+85512888888"]
+    with services.Session() as session:
+        ids = {m.provider_message_id for m in session.scalars(select(OutboundMessage))}
+    assert ids == {m["id"] for m in fake.accepted}
