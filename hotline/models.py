@@ -43,6 +43,10 @@ class Report(Base):
     routing: Mapped[str] = mapped_column(String(12), default="pending")
     routing_enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_to: Mapped[int | None] = mapped_column(ForeignKey("users.id", name="fk_reports_assigned_to_users"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    phone_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     events: Mapped[list["ReportEvent"]] = relationship(back_populates="report", order_by="ReportEvent.id")
 
@@ -142,3 +146,51 @@ class Alert(Base):
 
     __table_args__ = (UniqueConstraint("report_id", "contact_id", "means", "kind", "level", name="uq_alert_once"),
                       UniqueConstraint("delivery_id", name="uq_alerts_delivery_id"))
+
+
+class ReportContact(Base):
+    """A leader or agency a report was routed to (partner scoping reads this, not the means used)."""
+
+    __tablename__ = "report_contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    contact_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # leader | agency
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("report_id", "contact_id", name="uq_report_contact"),)
+
+
+class User(Base):
+    """A console user: line staff (no agency: sees every report) or a partner agency's caseworker."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | caseworker | viewer
+    agency_id: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One append-only audit record; each is chained to the one before by hash."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # unique: the chain can never fork
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 
 from hotline import alerts, channels, outbox, queues, reports, routing
 from hotline.channels.base import SendError
-from hotline.models import Alert, OutboundMessage, Report, ReportEvent, Reporter, utcnow
+from hotline.models import Alert, OutboundMessage, Report, ReportContact, ReportEvent, Reporter, utcnow
 from hotline.outbox import Work
 from hotline.routing import RouteInput
 from workers.context import services
@@ -207,6 +207,7 @@ def route_report(report_id: int) -> str:
         if report.routing == "routed":
             return "routed"  # an earlier run finished: nothing is sent twice
         route = _plan(s, report)
+        _remember_recipients(session, report, route.first_leaders + route.agencies, 0)
         work = [w for c in (*route.first_leaders, *route.agencies) for w in alerts.alert_contact(session, s, report, c, "new", 0)]
         report.routing, report.routed_at = "routed", utcnow()
         reports.add_event(session, report, "routed", data={
@@ -231,6 +232,7 @@ def escalate_report(report_id: int, level: int) -> str:
         route = _plan(s, report)
         if level >= len(route.leader_levels):
             return "top"
+        _remember_recipients(session, report, route.leader_levels[level], level)
         work = [w for c in route.leader_levels[level] for w in alerts.alert_contact(session, s, report, c, "new", level)]
         work += [w for c in route.agencies for w in alerts.alert_contact(session, s, report, c, "escalated", level)]
         reports.add_event(session, report, "escalated", data={
@@ -254,6 +256,14 @@ def report_updated(event_id: int) -> str:
         work = [w for c in route.agencies for w in alerts.alert_contact(session, s, report, c, "updated", event_id)]
     _enqueue_all(s, work, report.type == "urgent")
     return "told"
+
+
+def _remember_recipients(session, report: Report, contacts, level: int) -> None:
+    """Record who the report was routed to (once each): partner scoping reads this."""
+    known = set(session.scalars(select(ReportContact.contact_id).where(ReportContact.report_id == report.id)))
+    for contact in contacts:
+        if contact.id not in known:
+            session.add(ReportContact(report_id=report.id, contact_id=contact.id, kind=contact.kind, level=level))
 
 
 def _plan(s, report: Report) -> routing.Plan:
