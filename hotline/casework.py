@@ -1,0 +1,101 @@
+"""Following a report up: status, notes, assignment and messages to the reporter.
+
+The console and the partner API both call these; each writes the report's timeline and the
+audit log in the caller's transaction and returns the work to enqueue after commit.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotline import audit, outbox, reports
+from hotline.models import STATUSES, Report, Reporter
+from hotline.outbox import Work
+from hotline.smsbudget import fits_sms
+
+TRANSITIONS = {
+    "new": {"acknowledged", "in_progress", "referred", "closed"},
+    "acknowledged": {"in_progress", "referred", "closed"},
+    "in_progress": {"referred", "closed"},
+    "referred": {"in_progress", "closed"},
+    "closed": {"in_progress"},
+}
+"""Allowed status changes (INTERFACE.md section 4: a closed report may be reopened to in_progress)."""
+
+MAX_NOTE = 2000
+"""Longest note kept."""
+
+
+class CaseworkError(Exception):
+    """A request that cannot be carried out; `status` is the HTTP answer and `field` what is wrong."""
+
+    def __init__(self, message: str, status: int = 400, field: str | None = None):
+        super().__init__(message)
+        self.message, self.status, self.field = message, status, field
+
+
+def change_status(session: Session, report: Report, status: str, actor: str, note: str | None = None) -> list[Work]:
+    """Move a report to `status` (with an optional note); partners are told."""
+    if status not in STATUSES:
+        raise CaseworkError(f"status must be one of {', '.join(STATUSES)}", field="status")
+    if status == report.status:
+        raise CaseworkError(f"the report is already {status}", status=409, field="status")
+    if status not in TRANSITIONS[report.status]:
+        raise CaseworkError(f"a {report.status} report cannot become {status}", status=409, field="status")
+    note = _clean_note(note)
+    event = reports.set_status(session, report, status, actor=actor, note=note)
+    audit.record(session, actor, "report.status", report.number, details={"from": event.data["from"], "to": status})
+    return [Work("workers.jobs.report_updated", event.id, f"updated-{event.id}")]
+
+
+def add_note(session: Session, report: Report, note: str, actor: str) -> None:
+    """A caseworker's note on the timeline."""
+    text = _clean_note(note)
+    if not text:
+        raise CaseworkError("a note needs some text", field="note")
+    reports.add_event(session, report, "note", actor=actor, data={"note": text})
+    audit.record(session, actor, "report.note", report.number)
+
+
+def assign(session: Session, report: Report, user_id: int | None, username: str | None, actor: str) -> None:
+    """Assign the report to a caseworker (None: unassign)."""
+    report.assigned_to = user_id
+    reports.add_event(session, report, "assigned", actor=actor, data={"to": username})
+    audit.record(session, actor, "report.assign", report.number, details={"to": username})
+
+
+def contact_blocked(session: Session, report: Report) -> str | None:
+    """Why the line may not message this reporter, or None if it may."""
+    if report.reporter_phone is None:
+        return "the reporter's number is not kept (anonymous, or erased after the retention period)"
+    if not report.consent:
+        return "the reporter did not agree to be contacted"
+    opted_out = session.scalar(select(Reporter.opted_out).where(Reporter.hash == report.reporter_hash))
+    if opted_out:
+        return "the reporter sent STOP"
+    return None
+
+
+def message_reporter(session: Session, s, report: Report, text: str, actor: str) -> Work:
+    """An SMS to the reporter through the line (never showing their number to anyone)."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise CaseworkError("a message needs some text", field="text")
+    if not fits_sms(text):
+        raise CaseworkError("the message is longer than 3 SMS parts", field="text")
+    blocked = contact_blocked(session, report)
+    if blocked:
+        raise CaseworkError(f"cannot message the reporter: {blocked}", status=409, field="text")
+    count = len([e for e in report.events if e.kind == "message_sent"])
+    phone = s.vault.decrypt(report.reporter_phone)
+    message = outbox.new_sms(session, s, f"relay:{report.id}:{count + 1}", phone, text, purpose="relay",
+                             urgent=report.type == "urgent", report_id=report.id)
+    reports.add_event(session, report, "message_sent", actor=actor, data={"text": text, "message_id": message.id})
+    audit.record(session, actor, "report.message", report.number)
+    return Work("workers.jobs.send_sms", message.id, f"sms-{message.id}")
+
+
+def _clean_note(note: str | None) -> str | None:
+    """A note trimmed to something storable, or None."""
+    note = (note or "").strip()
+    return note[:MAX_NOTE] or None
