@@ -72,14 +72,18 @@ def main(port: int | None = None) -> int:
             print(f"  error: {problem}")
         _stop(children)
         return 1
-    print(f"  directory loaded: {settings.directory_path} ({len(result.warnings)} coverage warnings; "
+    print(f"  directory loaded: {settings.directory_path} ({len(result.warnings)} warnings; "
           "`python -m hotline check` lists them)")
+    demo_password = _demo_admin(settings)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     bin_dir = Path(sys.executable).parent
     children.append(subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                                       "--threads", "4", "--timeout", "20", "--preload", "hotline:create_app()"], cwd=ROOT, env=env))
     children.append(subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env))
     print(f"\n  Open the phone simulator: http://127.0.0.1:{port}/simulator/")
+    print(f"  Console:   http://127.0.0.1:{port}/console/")
+    if demo_password:
+        print(f"             user admin, one-time password {demo_password} (you choose your own at first sign-in)")
     print(f"  Health: http://127.0.0.1:{port}/healthz    Stop: Ctrl-C\n")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
@@ -92,6 +96,24 @@ def main(port: int | None = None) -> int:
         return 0
     finally:
         _stop(children)
+
+
+def _demo_admin(settings: Settings) -> str | None:
+    """Create the demo admin on a database with no users; its one-time password, or None."""
+    from sqlalchemy import func, select
+
+    from hotline import services
+    from hotline.console.auth import create_user
+    from hotline.models import User
+
+    s = services.build(settings)
+    try:
+        with s.Session() as db:
+            if db.scalar(select(func.count()).select_from(User)):
+                return None
+        return create_user(s, "admin", "admin", actor="make run")
+    finally:
+        s.close()
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

@@ -59,6 +59,7 @@ class Settings:
     sweep_grace_seconds: int = 60
     claim_seconds: int = 90
     provider_timeout: int = 10
+    retention_days: int = 180
     extra: dict = field(default_factory=dict)
 
     @property
@@ -97,6 +98,7 @@ class Settings:
         s.sweep_grace_seconds = _int(get("HOTLINE_SWEEP_GRACE_SECONDS"), 60, "HOTLINE_SWEEP_GRACE_SECONDS")
         s.claim_seconds = _int(get("HOTLINE_CLAIM_SECONDS"), 90, "HOTLINE_CLAIM_SECONDS")
         s.provider_timeout = _int(get("HOTLINE_PROVIDER_TIMEOUT"), 10, "HOTLINE_PROVIDER_TIMEOUT")
+        s.retention_days = _int(get("HOTLINE_RETENTION_DAYS"), 180, "HOTLINE_RETENTION_DAYS")
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]

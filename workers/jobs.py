@@ -328,3 +328,23 @@ def recover_escalations(s) -> int:
         _schedule_escalation(s, row.id, level + 1, int(due) if due >= 1 else 0, row.type == "urgent")
         scheduled += 1
     return scheduled
+
+
+def erase_expired_numbers() -> int:
+    """Erase reporters' numbers (and their lookup hashes) from reports closed longer than the retention period."""
+    s = services()
+    cutoff = utcnow() - timedelta(days=s.settings.retention_days)
+    with s.Session.begin() as session:
+        expired = session.scalars(select(Report).where(Report.status == "closed", Report.closed_at < cutoff,
+                                                       Report.reporter_phone.is_not(None))).all()
+        for report in expired:
+            session.execute(update(OutboundMessage).where(OutboundMessage.report_id == report.id,
+                                                          OutboundMessage.contact_id.is_(None))
+                            .values(recipient=b"", recipient_hash="erased"))
+            report.reporter_phone, report.reporter_hash, report.phone_erased_at = None, None, utcnow()
+            reports.add_event(session, report, "number_erased", data={"retention_days": s.settings.retention_days})
+        if expired:
+            from hotline import audit
+
+            audit.record(session, "system", "retention.erase", details={"reports": [r.number for r in expired]})
+        return len(expired)

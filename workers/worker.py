@@ -8,6 +8,9 @@ from rq import Worker
 
 log = logging.getLogger(__name__)
 
+RETENTION_EVERY = 3600
+"""Seconds between runs of the retention job (across all workers)."""
+
 
 class HotlineWorker(Worker):
     """A Worker whose periodic maintenance also re-enqueues anything the queues lost."""
@@ -27,6 +30,12 @@ class HotlineWorker(Worker):
             counts = sweep_outbox()
             if any(counts.values()):
                 log.info("outbox sweep re-enqueued %s", counts)
+            if self.connection.set("hotline:retention-lock", self.name, nx=True, ex=RETENTION_EVERY):
+                from workers.jobs import erase_expired_numbers
+
+                erased = erase_expired_numbers()
+                if erased:
+                    log.info("retention: erased the reporter's number of %d closed reports", erased)
         except RedisError as exc:
             log.warning("outbox sweep skipped: %s", type(exc).__name__)
         except Exception:  # noqa: BLE001 - a sweep failure must never stop the worker

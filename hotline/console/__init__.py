@@ -40,6 +40,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=0))
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    # Only the console's forms carry CSRF tokens: webhooks are signed, the partner API uses bearer tokens.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(app.root_path + "/translations"))
     csrf.init_app(app)
     Babel(app, locale_selector=_locale)

@@ -31,6 +31,14 @@ bp = Blueprint("auth", __name__, url_prefix="/console")
 login_manager = LoginManager()
 
 
+@bp.before_request
+def _csrf() -> None:
+    """Every form posted to the console must carry its CSRF token."""
+    from hotline.console import csrf
+
+    csrf.protect()
+
+
 class Account(UserMixin):
     """The signed-in user, detached from the database session."""
 

@@ -22,6 +22,14 @@ PER_PAGE = 25
 TYPES = ("recruiter", "missing", "urgent", "unsorted")
 
 
+@bp.before_request
+def _csrf() -> None:
+    """Every form posted to the console must carry its CSRF token."""
+    from hotline.console import csrf
+
+    csrf.protect()
+
+
 class StatusForm(FlaskForm):
     status = SelectField("status", choices=[(s, s) for s in STATUSES])
     note = TextAreaField("note", validators=[Length(max=casework.MAX_NOTE)])

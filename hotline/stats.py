@@ -1,0 +1,296 @@
+"""Figures for the console's dashboard and the reports CSV export: pure functions over a Session.
+
+Every figure is limited to what the viewer may see (`scoping.agency_reports`). Weeks and
+provinces are counted in Python over a few columns, so the same code runs on SQLite and
+PostgreSQL. Timestamps read back without a timezone (SQLite) are UTC.
+
+The export holds no personal data: no reporter number, no free words, no phone numbers.
+Only the answers to choice and consent questions are written, and only as option keys.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import statistics
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hotline.areas import Gazetteer
+from hotline.models import STATUSES, OutboundMessage, Report
+from hotline.scoping import agency_reports
+
+TYPES = ("recruiter", "missing", "urgent", "unsorted")
+"""Report types, in the order they are shown; types found beyond these follow, sorted."""
+
+DELIVERY_STATUSES = ("pending", "queued", "sent", "delivered", "failed")
+"""OutboundMessage statuses, in the order they are shown."""
+
+UNKNOWN_AREA = {"code": None, "name_en": "Unknown place", "name_km": "មិនដឹងកន្លែង"}
+"""The province bucket of reports without a usable area code (words of messages/*.yaml place_unknown)."""
+
+EXPORT_ANSWERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("job", None), ("destination", None), ("when", None), ("consent", None), ("last_contact", None),
+    ("arranged_by", None),
+)
+"""Answers exported when no flows are given: the choice and consent questions of config/flows.yaml."""
+
+FILTERS = ("type", "status", "since", "until")
+"""What `csv_export` can filter on."""
+
+_AREA_LEVELS = (("province", 2), ("district", 4), ("commune", 6), ("village", 8))
+_KEY = re.compile(r"[a-z0-9_]{1,40}")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# ---- dashboard -------------------------------------------------------------------------
+
+def dashboard(session: Session, agency_id: str | None, gazetteer: Gazetteer, weeks: int = 12,
+              now: datetime | None = None) -> dict:
+    """The dashboard's figures over the reports created in the last `weeks` ISO weeks (this one included).
+
+    {"period": {"weeks", "start", "end" (exclusive), "now"}: ISO 8601 UTC,
+     "types": [type, ...]: recruiter, missing, urgent, unsorted, then any other found,
+     "total": reports in the period,
+     "weekly": [{"week": "2025-W07", "start": "2025-02-10", "total", "by_type": {type: n}}] oldest first,
+     "provinces": [{"code": "14", "name_en", "name_km", "total", "by_type"}] by code; names None for a
+                  code the gazetteer lacks; last, if any, the unknown place bucket with code None,
+     "status": {"open", "closed", "by_status": {status: n}}: reports of the period,
+     "open_now": every report not closed, whenever created,
+     "timing": {"acknowledge" | "close": {"median_seconds": float | None, "count"}},
+     "alerts": {"providers": {provider: D}, "overall": D}: alert SMS of the period's reports, where
+               D = {"counts": {status: n}, "total", "success_ratio": delivered / (delivered + failed) | None}}
+    """
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    now = _utc(now) if now is not None else datetime.now(timezone.utc)
+    monday = now.date() - timedelta(days=now.isoweekday() - 1)
+    first = monday - timedelta(weeks=weeks - 1)
+    start = datetime.combine(first, time(0), timezone.utc)
+    end = datetime.combine(monday + timedelta(weeks=1), time(0), timezone.utc)
+    in_scope = (agency_reports(agency_id), Report.created_at >= start, Report.created_at < end)
+
+    rows = session.execute(select(Report.type, Report.status, Report.area_code, Report.created_at,
+                                  Report.acknowledged_at, Report.closed_at).where(*in_scope)).all()
+    types = list(TYPES) + sorted({r.type for r in rows} - set(TYPES))
+    statuses = list(STATUSES) + sorted({r.status for r in rows} - set(STATUSES))
+
+    week_starts = [first + timedelta(weeks=i) for i in range(weeks)]
+    weekly = {d: dict.fromkeys(types, 0) for d in week_starts}
+    provinces: dict[str | None, dict[str, int]] = {}
+    by_status = dict.fromkeys(statuses, 0)
+    to_ack: list[float] = []
+    to_close: list[float] = []
+    for r in rows:
+        created = _utc(r.created_at)
+        day = created.date()
+        week = weekly.get(day - timedelta(days=day.isoweekday() - 1))
+        if week is not None:  # always, unless a timestamp was stored in another timezone
+            week[r.type] += 1
+        provinces.setdefault(_province_code(r.area_code), dict.fromkeys(types, 0))[r.type] += 1
+        by_status[r.status] += 1
+        if r.acknowledged_at is not None:
+            to_ack.append(max((_utc(r.acknowledged_at) - created).total_seconds(), 0.0))
+        if r.closed_at is not None:
+            to_close.append(max((_utc(r.closed_at) - created).total_seconds(), 0.0))
+
+    open_now = session.scalar(select(func.count()).select_from(Report)
+                              .where(agency_reports(agency_id), Report.status != "closed"))
+    alert_rows = session.execute(
+        select(OutboundMessage.provider, OutboundMessage.status, func.count())
+        .join(Report, Report.id == OutboundMessage.report_id)
+        .where(OutboundMessage.purpose == "alert", *in_scope)
+        .group_by(OutboundMessage.provider, OutboundMessage.status)).all()
+
+    return {
+        "period": {"weeks": weeks, "start": start.isoformat(), "end": end.isoformat(), "now": now.isoformat()},
+        "types": types,
+        "total": len(rows),
+        "weekly": [{"week": _iso_week(d), "start": d.isoformat(), "total": sum(weekly[d].values()),
+                    "by_type": weekly[d]} for d in week_starts],
+        "provinces": _provinces(provinces, gazetteer),
+        "status": {"open": len(rows) - by_status.get("closed", 0), "closed": by_status.get("closed", 0),
+                   "by_status": by_status},
+        "open_now": open_now or 0,
+        "timing": {"acknowledge": _median(to_ack), "close": _median(to_close)},
+        "alerts": _alerts(alert_rows),
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime (naive means UTC)."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _iso_week(monday: date) -> str:
+    """'2025-W07' for a week's Monday."""
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _province_code(area_code: str | None) -> str | None:
+    """The province part of an area code, or None when there is no usable code."""
+    code = (area_code or "").strip()
+    return code[:2] if len(code) >= 2 and code[:2].isascii() and code[:2].isdigit() else None
+
+
+def _provinces(counts: dict[str | None, dict[str, int]], gazetteer: Gazetteer) -> list[dict]:
+    """Per-province counts by code, the unknown-place bucket last; names None for a code the gazetteer lacks."""
+    out = []
+    for code in sorted(c for c in counts if c is not None):
+        area = gazetteer.get(code)
+        out.append({"code": code, "name_en": area.name_en if area else None, "name_km": area.name_km if area else None,
+                    "total": sum(counts[code].values()), "by_type": counts[code]})
+    if None in counts:
+        out.append(dict(UNKNOWN_AREA, total=sum(counts[None].values()), by_type=counts[None]))
+    return out
+
+
+def _median(seconds: list[float]) -> dict:
+    """The median of some durations (None when there are none) and how many there were."""
+    return {"median_seconds": float(statistics.median(seconds)) if seconds else None, "count": len(seconds)}
+
+
+def _alerts(rows: Iterable) -> dict:
+    """SMS alert delivery by provider and overall: counts by status and delivered / (delivered + failed)."""
+    providers: dict[str, dict[str, int]] = {}
+    for provider, status, count in rows:
+        providers.setdefault(provider, dict.fromkeys(DELIVERY_STATUSES, 0))
+        providers[provider][status] = providers[provider].get(status, 0) + count
+    overall = dict.fromkeys(DELIVERY_STATUSES, 0)
+    for counts in providers.values():
+        for status, count in counts.items():
+            overall[status] = overall.get(status, 0) + count
+    return {"providers": {p: _delivery(providers[p]) for p in sorted(providers)}, "overall": _delivery(overall)}
+
+
+def _delivery(counts: dict[str, int]) -> dict:
+    """Counts, their total and the success ratio (None while nothing is delivered or failed)."""
+    settled = counts.get("delivered", 0) + counts.get("failed", 0)
+    return {"counts": counts, "total": sum(counts.values()),
+            "success_ratio": counts.get("delivered", 0) / settled if settled else None}
+
+
+# ---- CSV export ------------------------------------------------------------------------
+
+def csv_export(session: Session, agency_id: str | None, gazetteer: Gazetteer, filters: Mapping,
+               flows: Mapping | None = None) -> Iterator[str]:
+    """CSV lines (header first) of the visible reports, oldest first, without personal data.
+
+    filters: type and status (a value or a list of values), since and until (dates, inclusive,
+    UTC; a date, a datetime's date or 'YYYY-MM-DD'); empty values are ignored, other keys raise
+    ValueError. flows (the engine's `config.flows`) names the choice and consent questions whose
+    answers are exported; without it, those of the shipped flows (EXPORT_ANSWERS).
+    """
+    conditions = [agency_reports(agency_id), *_filter_conditions(filters)]
+    answer_columns = _answer_columns(flows)
+    header = ["number", "type", "status", "created_at", "acknowledged_at", "closed_at"]
+    for level, _ in _AREA_LEVELS:
+        header += [f"{level}_code", f"{level}_name_en", f"{level}_name_km"]
+    header += ["language", "channel"] + [name for name, _ in answer_columns]
+    yield _line(header)
+
+    query = (select(Report.number, Report.type, Report.status, Report.created_at, Report.acknowledged_at,
+                    Report.closed_at, Report.area_code, Report.language, Report.channel, Report.answers)
+             .where(*conditions).order_by(Report.created_at, Report.id)
+             .execution_options(yield_per=500))
+    for r in session.execute(query):
+        row = [r.number, r.type, r.status, _when(r.created_at), _when(r.acknowledged_at), _when(r.closed_at)]
+        row += _area_cells(r.area_code, gazetteer)
+        row += [r.language, r.channel]
+        answers = r.answers if isinstance(r.answers, dict) else {}
+        row += [_answer_cell(answers.get(name), options) for name, options in answer_columns]
+        yield _line(row)
+
+
+def _filter_conditions(filters: Mapping) -> list:
+    """SQL conditions for the export filters."""
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise ValueError(f"unknown filter(s): {', '.join(sorted(map(str, unknown)))}")
+    conditions = []
+    for key, column in (("type", Report.type), ("status", Report.status)):
+        values = filters.get(key)
+        if values in (None, "", [], ()):
+            continue
+        values = [values] if isinstance(values, str) else [str(v) for v in values]
+        conditions.append(column.in_(values))
+    since, until = _day(filters.get("since"), "since"), _day(filters.get("until"), "until")
+    if since is not None:
+        conditions.append(Report.created_at >= datetime.combine(since, time(0), timezone.utc))
+    if until is not None:
+        conditions.append(Report.created_at < datetime.combine(until + timedelta(days=1), time(0), timezone.utc))
+    return conditions
+
+
+def _day(value: object, name: str) -> date | None:
+    """A filter's date: a date, a datetime (its UTC date), 'YYYY-MM-DD', or None when empty."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return _utc(value).date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
+
+
+def _answer_columns(flows: Mapping | None) -> list[tuple[str, tuple[str, ...] | None]]:
+    """The exported answers, each with its allowed option keys (None: consent, or options unknown)."""
+    if flows is None:
+        return list(EXPORT_ANSWERS)
+    columns: dict[str, set[str] | None] = {}
+    for flow in flows.values():
+        for q in flow.questions:
+            if q.kind == "choice":
+                columns[q.id] = (columns.get(q.id) or set()) | set(q.options)
+            elif q.kind == "consent":
+                columns.setdefault(q.id, None)
+    return [(name, tuple(sorted(opts)) if opts is not None else None) for name, opts in columns.items()]
+
+
+def _answer_cell(value: object, options: tuple[str, ...] | None) -> str:
+    """A choice answer's option key, or yes/no for consent; anything else (words, numbers) is left out."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, str):
+        return ""
+    if options is not None:
+        return value if value in options else ""
+    return value if _KEY.fullmatch(value) else ""
+
+
+def _area_cells(area_code: str | None, gazetteer: Gazetteer) -> list[str]:
+    """Code, English and Khmer name of the province, district, commune and village of an area code."""
+    code = (area_code or "").strip()
+    if not (code.isascii() and code.isdigit()):
+        code = ""
+    cells: list[str] = []
+    for _, digits in _AREA_LEVELS:
+        part = code[:digits] if len(code) >= digits else ""
+        area = gazetteer.get(part) if part else None
+        cells += [part, area.name_en if area else "", area.name_km if area else ""]
+    return cells
+
+
+def _when(moment: datetime | None) -> str:
+    """A timestamp as ISO 8601 UTC to the second, or empty."""
+    return _utc(moment).replace(microsecond=0).isoformat() if moment is not None else ""
+
+
+def _safe(cell: object) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    text = "" if cell is None else str(cell)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _line(cells: Iterable[object]) -> str:
+    """One CSV line (with its line end) of guarded cells."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([_safe(c) for c in cells])
+    return buffer.getvalue()

@@ -1,0 +1,222 @@
+"""The console: sign-in, scoping on every route, roles, follow-up, the phone vault, the
+audit chain, retention. No page holds a reporter's number except the logged reveal."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import select, text, update
+
+from hotline import audit, queues
+from hotline.console.auth import create_user
+from hotline.models import AuditEntry, OutboundMessage, Report, User, utcnow
+from tests.test_intake import ussd
+
+REPORTER = "+85512345678"
+NUMBER_FORMS = ("12345678", "012 345 678", "+855 12 345 678")
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, services, username, role="caseworker", agency=None):
+    """Create a user and sign in, choosing a new password at once."""
+    one_time = create_user(services, username, role, agency)
+    page = client.get("/console/login").get_data(as_text=True)
+    response = client.post("/console/login", data={"csrf_token": csrf(page), "username": username, "password": one_time})
+    assert response.status_code == 302 and response.location.endswith("/console/password")
+    page = client.get("/console/password").get_data(as_text=True)
+    response = client.post("/console/password", data={"csrf_token": csrf(page), "current": one_time,
+                                                      "new": "a long new password", "repeat": "a long new password"})
+    assert response.status_code == 302
+    with services.Session() as db:
+        return db.scalar(select(User.id).where(User.username == username))
+
+
+def run_worker(services):
+    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
+
+
+@pytest.fixture
+def reports(client, services):
+    """A recruiter report in Angkrong (partner NGO, reporter agreed to contact) and an urgent one (duty unit only)."""
+    steps = ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+             "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*1")
+    for full in steps:
+        ussd(client, "ATUid_console1", full)
+    for full in ("", "3", "3*14010101"):
+        ussd(client, "ATUid_console2", full, phone="+85512345679")
+    run_worker(services)
+    with services.Session() as db:
+        numbers = {r.type: r.number for r in db.scalars(select(Report))}
+    return numbers
+
+
+def post_form(client, path, page_path, **data):
+    page = client.get(page_path).get_data(as_text=True)
+    return client.post(path, data={"csrf_token": csrf(page), **data})
+
+
+def test_sign_in_is_required(client):
+    response = client.get("/console/")
+    assert response.status_code == 302 and "/console/login" in response.location
+
+
+def test_wrong_password_and_throttling(client, services):
+    create_user(services, "cw", "caseworker", "ngo-safe-migration")
+    page = client.get("/console/login").get_data(as_text=True)
+    for _ in range(5):
+        assert client.post("/console/login", data={"csrf_token": csrf(page), "username": "cw", "password": "nope"}).status_code == 401
+    assert client.post("/console/login", data={"csrf_token": csrf(page), "username": "cw", "password": "nope"}).status_code == 429
+
+
+def test_forms_need_their_csrf_token(client, services, reports):
+    sign_in(client, services, "staff", "admin")
+    assert client.post(f"/console/reports/{reports['recruiter']}/notes", data={"note": "x"}).status_code == 400
+
+
+def test_security_headers(client):
+    response = client.get("/console/login")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+    assert "HttpOnly" in client.get("/console/login").headers.get("Set-Cookie", "HttpOnly")
+
+
+def test_agency_sees_only_its_reports(client, services, reports):
+    sign_in(client, services, "ngo-cw", "caseworker", "ngo-safe-migration")
+    listing = client.get("/console/").get_data(as_text=True)
+    assert reports["recruiter"] in listing and reports["urgent"] not in listing
+    assert client.get(f"/console/reports/{reports['recruiter']}").status_code == 200
+    other = reports["urgent"]
+    assert client.get(f"/console/reports/{other}").status_code == 404
+    page_path = f"/console/reports/{reports['recruiter']}"
+    for action, data in (("status", {"status": "in_progress"}), ("notes", {"note": "x"}), ("assign", {"user": ""}),
+                         ("reply", {"text": "hello"}), ("reveal", {"reason": "a good enough reason"})):
+        assert post_form(client, f"/console/reports/{other}/{action}", page_path, **data).status_code == 404, action
+
+
+def test_line_staff_see_everything(client, services, reports):
+    sign_in(client, services, "staff", "admin")
+    listing = client.get("/console/").get_data(as_text=True)
+    assert reports["recruiter"] in listing and reports["urgent"] in listing
+    assert client.get("/console/?type=urgent").get_data(as_text=True).count("/console/reports/") == 1
+
+
+def test_viewer_cannot_write(client, services, reports):
+    sign_in(client, services, "viewer", "viewer", "ngo-safe-migration")
+    path = f"/console/reports/{reports['recruiter']}"
+    page = client.get(path).get_data(as_text=True)
+    assert "Change status" not in page
+    assert post_form(client, f"{path}/status", path, status="in_progress").status_code == 403
+    assert client.get("/console/audit").status_code == 403 and client.get("/console/users").status_code == 403
+
+
+def test_follow_up_assign_status_note_reply(client, services, reports):
+    user_id = sign_in(client, services, "ngo-cw", "caseworker", "ngo-safe-migration")
+    number = reports["recruiter"]
+    path = f"/console/reports/{number}"
+    assert post_form(client, f"{path}/assign", path, user=str(user_id)).status_code == 303
+    assert post_form(client, f"{path}/status", path, status="in_progress", note="called the commune chief").status_code == 303
+    assert post_form(client, f"{path}/notes", path, note="met the family").status_code == 303
+    assert post_form(client, f"{path}/reply", path, text="Thank you, we are following this up.").status_code == 303
+    run_worker(services)
+    page = client.get(path).get_data(as_text=True)
+    for words in ("in_progress", "called the commune chief", "met the family", "ngo-cw", "message sent"):
+        assert words in page
+    with services.Session() as db:
+        relay = db.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "relay")).one()
+        assert relay.status == "delivered" and services.vault.decrypt(relay.recipient) == REPORTER
+        assert db.scalars(select(Report.status).where(Report.number == number)).one() == "in_progress"
+        actions = [e.action for e in db.scalars(select(AuditEntry))]
+    assert {"report.assign", "report.status", "report.note", "report.message"} <= set(actions)
+    # A status the report cannot move to is refused and said so.
+    response = post_form(client, f"{path}/status", path, status="new")
+    assert response.status_code == 303
+    assert "cannot become" in client.get(path).get_data(as_text=True)
+
+
+def test_reply_is_off_without_consent(client, services, reports):
+    sign_in(client, services, "staff", "admin")
+    path = f"/console/reports/{reports['urgent']}"
+    page = client.get(path).get_data(as_text=True)
+    assert "Messaging is off" in page and "did not agree" in page
+    post_form(client, f"{path}/reply", path, text="hello")
+    with services.Session() as db:
+        assert db.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "relay")).all() == []
+
+
+def test_reveal_is_break_glass_and_audited(client, services, reports):
+    user_id = sign_in(client, services, "ngo-cw", "caseworker", "ngo-safe-migration")
+    number = reports["recruiter"]
+    path = f"/console/reports/{number}"
+    assert "Reveal number" not in client.get(path).get_data(as_text=True)        # not assigned yet
+    assert post_form(client, f"{path}/reveal", path, reason="need to call back about the broker").status_code == 403
+    post_form(client, f"{path}/assign", path, user=str(user_id))
+    assert post_form(client, f"{path}/reveal", path, reason="short").status_code == 303   # a reason is required
+    revealed = post_form(client, f"{path}/reveal", path, reason="need to call back about the broker")
+    assert revealed.status_code == 200 and REPORTER in revealed.get_data(as_text=True)
+    with services.Session() as db:
+        entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "report.reveal")).one()
+    assert entry.reason == "need to call back about the broker" and entry.actor == "user:ngo-cw"
+    for page in (client.get("/console/").get_data(as_text=True), client.get(path).get_data(as_text=True)):
+        assert not any(form in page for form in NUMBER_FORMS)
+
+
+def test_audit_chain_verifies_and_detects_tampering(client, services, reports):
+    sign_in(client, services, "staff", "admin")
+    path = f"/console/reports/{reports['recruiter']}"
+    post_form(client, f"{path}/notes", path, note="first")
+    post_form(client, f"{path}/notes", path, note="second")
+    with services.Session() as db:
+        assert audit.verify(db).ok
+    assert "The chain holds" in client.get("/console/audit").get_data(as_text=True)
+    with services.db.begin() as conn:                                          # someone edits the log
+        conn.execute(text("UPDATE audit_log SET reason = 'nothing happened' WHERE action = 'report.note'"))
+    with services.Session() as db:
+        result = audit.verify(db)
+    assert not result.ok and "changed" in result.problem
+    assert "The chain is broken" in client.get("/console/audit").get_data(as_text=True)
+    with services.db.begin() as conn:                                          # or deletes an entry
+        conn.execute(text("DELETE FROM audit_log WHERE id = (SELECT MIN(id) FROM audit_log WHERE action = 'report.note')"))
+    with services.Session() as db:
+        assert not audit.verify(db).ok
+
+
+def test_admin_creates_users_with_one_time_passwords(client, services):
+    sign_in(client, services, "staff", "admin")
+    response = post_form(client, "/console/users", "/console/users", username="newcw", role="caseworker",
+                         agency="ngo-safe-migration", language="km")
+    assert "One-time password" in response.get_data(as_text=True)
+    with services.Session() as db:
+        user = db.scalar(select(User).where(User.username == "newcw"))
+    assert user.must_change_password and user.agency_id == "ngo-safe-migration" and user.language == "km"
+
+
+def test_idle_session_is_signed_out(client, services):
+    sign_in(client, services, "staff", "admin")
+    with client.session_transaction() as session:
+        session["seen"] -= 31 * 60
+    assert "/console/login" in client.get("/console/").location
+
+
+def test_retention_erases_numbers_of_long_closed_reports(client, services, reports):
+    from workers import jobs
+
+    with services.Session.begin() as db:
+        db.execute(update(Report).where(Report.number == reports["recruiter"])
+                   .values(status="closed", closed_at=utcnow() - timedelta(days=181)))
+        db.execute(update(Report).where(Report.number == reports["urgent"])
+                   .values(status="closed", closed_at=utcnow() - timedelta(days=10)))
+    assert jobs.erase_expired_numbers() == 1
+    with services.Session() as db:
+        old, recent = (db.scalars(select(Report).where(Report.number == reports[t])).one() for t in ("recruiter", "urgent"))
+        assert old.reporter_phone is None and old.reporter_hash is None and old.phone_erased_at is not None
+        assert old.answers and old.type == "recruiter"                          # the report itself stays
+        assert recent.reporter_phone is not None
+        replies = db.scalars(select(OutboundMessage).where(OutboundMessage.report_id == old.id,
+                                                           OutboundMessage.contact_id.is_(None))).all()
+        assert all(m.recipient == b"" for m in replies)
+    assert jobs.erase_expired_numbers() == 0
