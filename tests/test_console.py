@@ -220,3 +220,19 @@ def test_retention_erases_numbers_of_long_closed_reports(client, services, repor
                                                            OutboundMessage.contact_id.is_(None))).all()
         assert all(m.recipient == b"" for m in replies)
     assert jobs.erase_expired_numbers() == 0
+
+
+def test_dashboard_and_export(client, services, reports):
+    sign_in(client, services, "ngo-cw", "caseworker", "ngo-safe-migration")
+    page = client.get("/console/dashboard")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<svg" in html and "Prey Veng" in html and "Alert delivery" in html
+    export = client.get("/console/export.csv")
+    assert export.status_code == 200 and export.mimetype == "text/csv"
+    body = export.get_data(as_text=True)
+    assert reports["recruiter"] in body and reports["urgent"] not in body            # scoped
+    assert not any(form in body for form in NUMBER_FORMS)
+    assert client.get("/console/export.csv?since=yesterday").status_code == 400
+    with services.Session() as db:
+        assert db.scalars(select(AuditEntry.action).where(AuditEntry.action == "report.export")).all()

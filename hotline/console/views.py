@@ -322,3 +322,56 @@ def search():
     return redirect(url_for("console.reports"))
 
 
+
+
+def _duration(seconds: float | None) -> str:
+    """A median duration in words a caseworker reads at a glance."""
+    if seconds is None:
+        return "—"
+    if seconds < 3600:
+        return _("%(n)d min", n=round(seconds / 60))
+    if seconds < 2 * 86400:
+        return _("%(n).1f h", n=seconds / 3600)
+    return _("%(n).1f days", n=seconds / 86400)
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    """Reports per week and province, open and closed, timings and alert delivery, as inline SVG."""
+    from hotline import stats, svgchart
+
+    s = services()
+    with s.Session() as db:
+        d = stats.dashboard(db, current_user.agency_id, s.directory.gazetteer)
+    km = current_user.language == "km"
+    weekly = svgchart.bar_chart(_("Reports per week"), [w["week"] for w in d["weekly"]],
+                                {t: [w["by_type"].get(t, 0) for w in d["weekly"]] for t in d["types"]})
+    provinces = svgchart.hbar_chart(_("Reports per province"),
+                                    [(p["name_km"] if km else p["name_en"]) or p["code"] or "?" for p in d["provinces"]],
+                                    {t: [p["by_type"].get(t, 0) for p in d["provinces"]] for t in d["types"]})
+    return render_template("console/dashboard.html", d=d, weekly=weekly, provinces=provinces,
+                           ack=_duration(d["timing"]["acknowledge"]["median_seconds"]),
+                           close=_duration(d["timing"]["close"]["median_seconds"]), types=TYPES, statuses=STATUSES)
+
+
+@bp.get("/export.csv")
+@login_required
+def export():
+    """Reports as CSV, without personal data (no numbers, no free text); the export is audited."""
+    from flask import Response
+
+    from hotline import stats
+
+    filters = {k: request.args[k] for k in ("type", "status", "since", "until") if request.args.get(k)}
+    s = services()
+    with s.Session() as db:
+        try:
+            body = "".join(stats.csv_export(db, current_user.agency_id, s.directory.gazetteer, filters,
+                                            s.engine.config.flows))
+        except ValueError as exc:
+            return Response(f"{exc}\n", status=400, mimetype="text/plain")
+    with s.Session.begin() as db:
+        audit.record(db, current_user.actor, "report.export", details={"filters": filters})
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=hotline-reports.csv"})
