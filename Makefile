@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check clean
+.PHONY: run test check clean translations
 
 run: $(VENV)/.installed  ## run the whole line here: Redis, database, web, worker, simulator
 	$(BIN)/python -m hotline dev
@@ -25,3 +25,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+translations: $(VENV)/.installed  ## re-extract the console's messages, update the Khmer catalogue, compile it
+	$(BIN)/pybabel extract -F babel.cfg --project=hotline --version=0.1.0 -o hotline/translations/messages.pot .
+	$(BIN)/pybabel update -i hotline/translations/messages.pot -d hotline/translations
+	$(BIN)/pybabel compile -d hotline/translations

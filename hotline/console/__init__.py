@@ -68,4 +68,7 @@ def init_app(app: Flask) -> None:
     def _console_context():  # noqa: ANN202
         from hotline import current_services
 
-        return {"line_name": current_services().directory.line.name, "view_names": app.view_functions}
+        from flask_babel import get_locale
+
+        return {"line_name": current_services().directory.line.name, "view_names": app.view_functions,
+                "get_locale": get_locale}

@@ -172,7 +172,7 @@ def report(number: str):
     assign = AssignForm()
     assign.user.choices = [("", _("nobody"))] + [(str(u.id), u.username) for u in team]
     status = StatusForm()
-    status.status.choices = [(s, s) for s in sorted(casework.TRANSITIONS[r.status])]
+    status.status.choices = [(s, _(s)) for s in sorted(casework.TRANSITIONS[r.status])]
     return render_template(
         "console/report.html", r=r, events=events, deliveries=deliveries, answers=_answers(r, current_user.language),
         area=area_doc(services(), r.area_code), blocked=blocked, assignee=assignee, overdue=_overdue(r, utcnow()),
@@ -298,6 +298,7 @@ def users():
     form = UserForm()
     agencies = [c for c in s.directory.contacts if c.kind == "agency"]
     form.agency.choices = [("", _("line staff (all reports)"))] + [(c.id, c.name) for c in agencies]
+    form.role.choices = [(r, _(r)) for r in scoping.ROLES]
     created = None
     if form.validate_on_submit():
         try:
@@ -346,10 +347,10 @@ def dashboard():
         d = stats.dashboard(db, current_user.agency_id, s.directory.gazetteer)
     km = current_user.language == "km"
     weekly = svgchart.bar_chart(_("Reports per week"), [w["week"] for w in d["weekly"]],
-                                {t: [w["by_type"].get(t, 0) for w in d["weekly"]] for t in d["types"]})
+                                {_(t): [w["by_type"].get(t, 0) for w in d["weekly"]] for t in d["types"]})
     provinces = svgchart.hbar_chart(_("Reports per province"),
                                     [(p["name_km"] if km else p["name_en"]) or p["code"] or "?" for p in d["provinces"]],
-                                    {t: [p["by_type"].get(t, 0) for p in d["provinces"]] for t in d["types"]})
+                                    {_(t): [p["by_type"].get(t, 0) for p in d["provinces"]] for t in d["types"]})
     return render_template("console/dashboard.html", d=d, weekly=weekly, provinces=provinces,
                            ack=_duration(d["timing"]["acknowledge"]["median_seconds"]),
                            close=_duration(d["timing"]["close"]["median_seconds"]), types=TYPES, statuses=STATUSES)
