@@ -14,7 +14,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web app. `test_config` may hold a `settings` object and Flask config keys."""
     from hotline import services as services_module
-    from hotline import console, health, simulator, webhooks
+    from hotline import api, console, health, simulator, webhooks
 
     test_config = dict(test_config or {})
     settings = test_config.pop("settings", None) or Settings.from_env()
@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Refuses to start on configuration errors: they are raised here with their lines.
     app.extensions["hotline"] = services_module.build(settings)
     webhooks.init_app(app)
+    api.init_app(app)
     console.init_app(app)
     health.init_app(app)
     if not settings.production:

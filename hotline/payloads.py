@@ -6,24 +6,44 @@ It never holds the reporter's number: not as a field, and not inside their own w
 from __future__ import annotations
 
 import re
+from datetime import timezone
 
-from hotline import phones
+import phonenumbers
+
 from hotline.models import Report
 
 REDACTED = "[reporter's number]"
-_NUMBERISH = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
+_SEP = r"[\s().\-]*"
+
+
+def _own_number_pattern(own_number: str, country: str) -> re.Pattern | None:
+    """Every written form of one number: its national digits with any separators between them,
+    after an optional 0, country code or +country code, not inside a longer run of digits."""
+    try:
+        parsed = phonenumbers.parse(own_number, country)
+    except phonenumbers.NumberParseException:
+        return None
+    digits = str(parsed.national_number)
+    prefix = rf"(?:(?:\+|00)?{_SEP}{parsed.country_code}{_SEP}(?:\(?0\)?{_SEP})?|0{_SEP})?"
+    return re.compile(r"(?<!\d)" + prefix + _SEP.join(digits) + r"(?!\d)")
 
 
 def scrub(value, own_number: str | None, country: str):
     """`value` (text, list or mapping) with every written form of `own_number` replaced."""
     if own_number is None:
         return value
+    pattern = _own_number_pattern(own_number, country)
+    return _scrub(value, pattern) if pattern else value
+
+
+def _scrub(value, pattern: re.Pattern):
+    """Replace the pattern in every string inside `value`."""
     if isinstance(value, str):
-        return _NUMBERISH.sub(lambda m: REDACTED if phones.normalise(m.group(0), country) == own_number else m.group(0), value)
+        return pattern.sub(REDACTED, value)
     if isinstance(value, list):
-        return [scrub(v, own_number, country) for v in value]
+        return [_scrub(v, pattern) for v in value]
     if isinstance(value, dict):
-        return {k: scrub(v, own_number, country) for k, v in value.items()}
+        return {k: _scrub(v, pattern) for k, v in value.items()}
     return value
 
 
@@ -34,6 +54,15 @@ def area(s, code: str | None) -> dict | None:
     path = s.directory.gazetteer.path(code)
     return {"code": code, "level": path[-1].level,
             "path": [{"code": a.code, "level": a.level, "name_en": a.name_en, "name_km": a.name_km} for a in path]}
+
+
+def iso(moment) -> str | None:
+    """ISO 8601 in UTC with its offset (naive database times are UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 def report_payload(s, report: Report) -> dict:
@@ -48,6 +77,6 @@ def report_payload(s, report: Report) -> dict:
         "language": report.language,
         "channel": report.channel,
         "contact_allowed": bool(report.consent),
-        "created_at": report.created_at.isoformat() if report.created_at else None,
-        "updated_at": report.updated_at.isoformat() if report.updated_at else None,
+        "created_at": iso(report.created_at),
+        "updated_at": iso(report.updated_at),
     }

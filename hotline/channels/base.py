@@ -13,7 +13,7 @@ from hotline import phones
 DELIVERY_STATUSES = ("queued", "sent", "delivered", "failed")
 """Our own delivery statuses; provider statuses map onto these through tables."""
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class Rejected(Exception):

@@ -62,7 +62,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _permanent_session():  # noqa: ANN202
-        session.permanent = True
+        if request.path.startswith("/console"):  # only the console has sessions
+            session.permanent = True
 
     @app.context_processor
     def _console_context():  # noqa: ANN202

@@ -171,6 +171,7 @@ def report(number: str):
         team = _team(db)
     assign = AssignForm()
     assign.user.choices = [("", _("nobody"))] + [(str(u.id), u.username) for u in team]
+    assign.user.data = str(r.assigned_to) if r.assigned_to else ""  # the current assignee, not "nobody"
     status = StatusForm()
     status.status.choices = [(s, _(s)) for s in sorted(casework.TRANSITIONS[r.status])]
     return render_template(
@@ -346,7 +347,7 @@ def dashboard():
     with s.Session() as db:
         d = stats.dashboard(db, current_user.agency_id, s.directory.gazetteer)
     km = current_user.language == "km"
-    weekly = svgchart.bar_chart(_("Reports per week"), [w["week"] for w in d["weekly"]],
+    weekly = svgchart.bar_chart(_("Reports per week"), [w["week"].split("-")[-1] for w in d["weekly"]],
                                 {_(t): [w["by_type"].get(t, 0) for w in d["weekly"]] for t in d["types"]})
     provinces = svgchart.hbar_chart(_("Reports per province"),
                                     [(p["name_km"] if km else p["name_en"]) or p["code"] or "?" for p in d["provinces"]],

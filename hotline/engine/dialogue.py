@@ -1,6 +1,7 @@
 """The conversation: one pure step from (state, input) to (reply, new state)."""
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -8,7 +9,7 @@ from typing import Protocol
 from hotline import phones, reportnumber
 from hotline.areas import Gazetteer
 from hotline.engine.config import DialogueConfig, Question
-from hotline.engine.screens import Layout, render
+from hotline.engine.screens import Layout, fits_screen, render
 
 RESUME_SECONDS = 5 * 60
 """A reporter who dials again within this time of a dropped session may continue."""
@@ -87,16 +88,18 @@ class Engine:
         full_text = full_text or ""
         lang = self._channel_lang("ussd", lang)
         if state and state.get("sid") == session_id:
-            last = state.get("last", "")
-            if full_text == last:
+            seen = state.get("seen", 0)
+            if len(full_text) == seen and state.get("mark") == _mark(full_text):  # a resend of the last step
                 return self._show(state)
-            new = full_text[len(last) + 1:] if last and full_text.startswith(last + "*") else (
-                full_text if not last else full_text.rsplit("*", 1)[-1])
-            state = dict(state, last=full_text, ts=now)
+            if seen and len(full_text) > seen and full_text[seen] == "*" and _mark(full_text[:seen]) == state.get("mark"):
+                new = full_text[seen + 1:]
+            else:
+                new = full_text if not seen else full_text.rsplit("*", 1)[-1]
+            state = dict(state, ts=now, **_seen(full_text))
             return self._input(state, new, backend)
         saved = state if state and state.get("at") in ("q", "check") and now - state.get("ts", 0) < RESUME_SECONDS else None
         fresh = self._new_state("ussd", saved.get("lang", lang) if saved else lang, now)
-        fresh.update(sid=session_id, last="")
+        fresh.update(sid=session_id, **_seen(""))
         if saved and not full_text:
             fresh.update(at="resume", saved=saved)
             return self._show(fresh)
@@ -105,9 +108,9 @@ class Engine:
         for part in (full_text.split("*") if full_text else []):
             if reply.end:
                 break
-            reply = self._input(dict(reply.state, last=""), part, backend)
+            reply = self._input(reply.state, part, backend)
         if reply.state is not None:
-            reply.state["last"] = full_text
+            reply.state.update(_seen(full_text))
         return reply
 
     def sms(self, state: dict | None, text: str, now: float, backend: Backend, lang: str) -> Reply:
@@ -119,7 +122,8 @@ class Engine:
         notice = ""
         if state and now - state.get("ts", 0) > self.sms_idle_seconds:
             if state.get("at") in ("q", "check"):
-                notice = self.config.text(state.get("lang", lang), "expired", minutes=self.sms_idle_seconds // 60)
+                lang = self._channel_lang("sms", lang)  # the notice and what follows in one language
+                notice = self.config.text(lang, "expired", minutes=self.sms_idle_seconds // 60)
             state = None
         if state:
             lang = state.get("lang", lang)
@@ -132,8 +136,7 @@ class Engine:
             return reply
         if len(text.split()) >= 2:
             return self._unsorted(text, lang, now, backend, notice)
-        reply = self._show(self._new_state("sms", lang, now))
-        return Reply(_prefix(notice, reply.text), reply.end, reply.state)
+        return self._show(dict(self._new_state("sms", lang, now), notice=notice) if notice else self._new_state("sms", lang, now))
 
     # ---- keywords (SMS) -------------------------------------------------------------
     def _keyword(self, text: str) -> tuple[str, str] | None:
@@ -208,6 +211,7 @@ class Engine:
         """Render the screen the state is at (clearing a one-time error)."""
         state = dict(state)
         err = state.pop("err", None)
+        notice = state.pop("notice", None)  # said once, on top of the screen it came with
         top = [self._t(state, err)] if err else []
         nav = [f"{self._t(state, 'nav_back')} {self._t(state, 'nav_menu')}"]
         at = state["at"]
@@ -215,7 +219,7 @@ class Engine:
             items = [f"{i} {self._t(state, f'menu_{m}')}" for i, m in enumerate(self.config.main_menu, 1)]
             head = self.config.texts.get(state["lang"], {}).get("line_name", self.config.line.name)
             hint = [self._t(state, "sms_menu_hint")] if state["ch"] == "sms" else []
-            layout = Layout((*top, head), tuple(items), (), tuple(hint), self._t(state, "nav_more"))
+            layout = Layout(tuple(x for x in (notice, *top, head) if x), tuple(items), (), tuple(hint), self._t(state, "nav_more"))
         elif at == "q":
             layout = self._question_layout(state, top, nav)
         elif at == "check":
@@ -281,7 +285,7 @@ class Engine:
 
     def _to_menu(self, state: dict) -> dict:
         """The same conversation, back at the main menu."""
-        return {k: v for k, v in state.items() if k in ("v", "ch", "lang", "ts", "sid", "last")} | {"at": "menu", "page": 0}
+        return {k: v for k, v in state.items() if k in ("v", "ch", "lang", "ts", "sid", "seen", "mark")} | {"at": "menu", "page": 0}
 
     def _error(self, state: dict, key: str) -> Reply:
         """Show the same screen again with an explanation first."""
@@ -304,7 +308,7 @@ class Engine:
     def _on_resume(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
         """Continue the dropped conversation (1) or start again (2)."""
         if value == "1":
-            saved = dict(state["saved"], sid=state.get("sid"), last=state.get("last", ""), ts=state["ts"])
+            saved = dict(state["saved"], sid=state.get("sid"), seen=state.get("seen", 0), mark=state.get("mark"), ts=state["ts"])
             return self._show(saved)
         if value == "2":
             return self._show({k: v for k, v in state.items() if k != "saved"} | {"at": "menu", "page": 0})
@@ -422,7 +426,9 @@ class Engine:
         draft = Draft("unsorted", None, {"text": " ".join(text.split())[:MAX_TEXT * 2]}, lang, None, "sms")
         number = backend.submit(draft)
         state = {"v": 1, "ch": "sms", "lang": lang, "at": "followup", "number": number, "ts": now}
-        return Reply(_prefix(notice, self.config.text(lang, "unsorted_saved", number=number)), False, state)
+        saved = self.config.text(lang, "unsorted_saved", number=number)
+        text = _prefix(notice, saved)
+        return Reply(text if fits_screen(text, "sms") else saved, False, state)
 
     def _add_detail(self, state: dict, text: str, backend: Backend) -> Reply:
         """Further words after an unsorted report are added to it."""
@@ -433,10 +439,20 @@ class Engine:
 def _choice(value: str, count: int) -> int | None:
     """Zero-based index of a numbered choice 1..count, or None."""
     value = value.rstrip(".)")
-    if not value.isdigit() or not value.isascii():
+    if not value.isdigit() or not value.isascii() or len(value) > 3:
         return None
     n = int(value)
     return n - 1 if 1 <= n <= count else None
+
+
+def _mark(text: str) -> str:
+    """A short fingerprint of the session's inputs so far (the inputs themselves are not kept)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _seen(full_text: str) -> dict:
+    """What the state remembers of a USSD session's inputs: how long they were, and their fingerprint."""
+    return {"seen": len(full_text), "mark": _mark(full_text)}
 
 
 def _prefix(notice: str, text: str) -> str:

@@ -391,6 +391,8 @@
     if (c) setHint("You are " + c.name + ". Reply to an alert with e.g. OK 123 (SMS modes).");
   });
   onlyMine.addEventListener("change", renderOutbox);
+  // The settings form never submits (Enter in the number field must not reload the page).
+  $("settings").addEventListener("submit", function (event) { event.preventDefault(); });
   $("outbox-reload").addEventListener("click", reloadOutbox);
 
   // Start: the last mode and villager number survive a reload.
