@@ -74,6 +74,12 @@ def test_reporter_number_is_never_stored_or_logged_in_the_clear(client, services
     post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="the recruiter said no papers needed"), "valid")
     post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="STOP"), "valid")
     ussd(client, "ATUid_c", "")
+    for full in ("3", "3*14010101"):                      # a report routed, alerted and sent by a worker
+        ussd(client, "ATUid_c", full)
+    from rq import SimpleWorker
+
+    from hotline import queues
+    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
     forms = [PHONE, PHONE[1:], "012345678", "12345678"]
     with services.db.connect() as conn:
         for table in Base.metadata.sorted_tables:

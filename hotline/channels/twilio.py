@@ -5,6 +5,8 @@ https://www.twilio.com/docs/usage/webhooks/webhooks-security
 """
 from __future__ import annotations
 
+import logging
+
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
@@ -23,6 +25,9 @@ STATUS = {
     "receiving": None, "received": None,
 }
 """Twilio's message statuses to ours (None: says nothing about a message we sent)."""
+
+# The SDK logs every request's URL and headers at INFO; the line's logs carry no such detail.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 PERMANENT_ERRORS = {"21211", "21212", "21214", "21217", "21408", "21610", "21612", "21614", "30003", "30004", "30005", "30006"}
 """Error codes after which sending again cannot help (invalid, unreachable or unsubscribed numbers)."""
