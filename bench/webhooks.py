@@ -1,0 +1,153 @@
+"""Webhook throughput and latency of the real app against a bare Flask app, same gunicorn settings.
+
+One command: `.venv/bin/python bench/webhooks.py [--duration 12] [--connections 16] [--json]`.
+It starts its own Redis, a temp SQLite database (or `--database-url`), the real app
+(`hotline:create_app()`) and the bare app (`bench/bare_app.py`), each under gunicorn with
+the Procfile's own `web:` settings on 127.0.0.1, and drives both with wrk, the same
+connections and duration, step by step: USSD first screen, a USSD menu step, the USSD final
+step that stores an urgent report, and a signed Twilio SMS that stores an unsorted report.
+Target: the worst step's throughput is at least 0.5x the bare app's, with no errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import webload as W
+
+TARGET_RATIO = 0.5
+STORES = {"ussd_final": "urgent", "twilio_sms": "unsorted"}
+"""Steps that store a report, and the report type they store."""
+
+
+def log_problems(path) -> dict:
+    """Count the lines in a gunicorn log that tell of trouble, with the first few."""
+    marks = ("Traceback", " ERROR ", "[ERROR]", "WORKER TIMEOUT", "database is locked", "unexpected ")
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if any(m in ln for m in marks)]
+    return {"count": len(lines), "first": lines[:5]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=12, help="seconds of each measured wrk run (default 12)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each run (default 2)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections, real and bare alike (default 16)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--steps", default=",".join(W.STEPS), help=f"comma-separated, of {', '.join(W.STEPS)}")
+    parser.add_argument("--database-url", help="use this database (e.g. postgresql://...) instead of a temp SQLite; "
+                                               "it is migrated and reports are added to it")
+    parser.add_argument("--sms-bodies", type=int, default=30000, help="pre-signed SMS bodies for the real app")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, database)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in W.STEPS]
+    if unknown:
+        parser.error(f"unknown steps: {unknown}")
+    m = W.machine()
+    threads = W.wrk_threads(args.threads, args.connections)
+    stack = W.Stack(args.database_url)
+    results: dict = {}
+    try:
+        real_port, bare_port = W.free_port(), W.free_port()
+        real = stack.gunicorn("hotline:create_app()", real_port, stack.app_env(real_port), "real.log")
+        bare = stack.gunicorn("bench.bare_app:create_app()", bare_port, stack.app_env(bare_port), "bare.log")
+        targets = {"real": real, "bare": bare}
+        runs = W.Runs()
+        bodies = {"real": stack.tmp / "sms-real.txt", "bare": stack.tmp / "sms-bare.txt"}
+        warm_bodies = {"real": stack.tmp / "sms-real-warm.txt", "bare": stack.tmp / "sms-bare-warm.txt"}
+        if "twilio_sms" in steps:
+            W.write_sms_bodies(bodies["real"], args.sms_bodies, real.url, runs.nonce + "a", 0)
+            # Different senders too: a second SMS from a sender adds words to their report.
+            W.write_sms_bodies(warm_bodies["real"], 5000, real.url, runs.nonce + "b", 50_000_000)
+            W.write_sms_bodies(bodies["bare"], 5000, bare.url, runs.nonce + "c", 70_000_000)
+            warm_bodies["bare"] = bodies["bare"]
+        wrk_log = stack.tmp / "wrk.log"
+        for i, step in enumerate(steps):
+            results[step] = {"what": W.STEPS[step][0]}
+            order = ("real", "bare") if i % 2 == 0 else ("bare", "real")  # neither always goes first
+            for target in order:
+                g = targets[target]
+                script, warm_args = W.step_args(step, target, threads, runs, warm_bodies[target])
+                warm = W.wrk(g.url, script, warm_args, threads, args.connections, args.warmup, wrk_log)
+                time.sleep(0.3)
+                stored_before = stack.count(f"select count(*) from reports where type = '{STORES[step]}'") \
+                    if target == "real" and step in STORES else None
+                script, run_args = W.step_args(step, target, threads, runs, bodies[target])
+                cpu0 = g.cpu_seconds()
+                r = W.wrk(g.url, script, run_args, threads, args.connections, args.duration, wrk_log)
+                cpu = g.cpu_seconds() - cpu0
+                r["server_cpu_ms_per_request"] = cpu * 1000 / max(1, r["requests"])
+                r["server_cores_busy"] = cpu / (r["duration_us"] / 1e6)  # of the machine's 2 cores
+                r["warmup_errors"] = warm["errors"]
+                if target == "real" and step == "twilio_sms":
+                    r["errors"] += r["reused"]  # a resent MessageSid is answered from the stored reply
+                if stored_before is not None:
+                    time.sleep(0.5)  # answers still in flight when wrk stopped
+                    r["reports_stored"] = stack.count(
+                        f"select count(*) from reports where type = '{STORES[step]}'") - stored_before
+                    r["answered_2xx"] = r["requests"] - r["bad_status"]
+                    if r["reports_stored"] < r["answered_2xx"] - r["bad_body"]:
+                        r["errors"] += r["answered_2xx"] - r["bad_body"] - r["reports_stored"]
+                results[step][target] = r
+            results[step]["ratio_rps"] = results[step]["real"]["rps"] / results[step]["bare"]["rps"]
+            results[step]["ratio_p50"] = results[step]["real"]["p50_ms"] / max(1e-9, results[step]["bare"]["p50_ms"])
+        problems = {t: log_problems(stack.tmp / f"{t}.log") for t in targets}
+    finally:
+        stack.close(keep=args.keep)
+    worst = min(steps, key=lambda s: results[s]["ratio_rps"])
+    errors = sum(results[s][t]["errors"] for s in steps for t in ("real", "bare"))
+    met = results[worst]["ratio_rps"] >= TARGET_RATIO and errors == 0
+    figures = {
+        "benchmark": "webhooks",
+        "gunicorn": W.procfile_settings(),
+        "wrk": {"threads": threads, "connections": args.connections, "duration_s": args.duration,
+                "warmup_s": args.warmup, "timeout": W.WRK_TIMEOUT},
+        "database": stack.database_kind,
+        "steps": results,
+        "worst_step": worst,
+        "worst_ratio": round(results[worst]["ratio_rps"], 3),
+        "errors": errors,
+        "log_problems": problems,
+        "target": f"worst step >= {TARGET_RATIO}x bare req/s, no errors",
+        "target_met": met,
+        "machine": m,
+        "kept": str(stack.tmp) if args.keep else None,
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2, default=str))
+        return 0
+    print(f"webhooks: real app vs bare Flask, gunicorn {figures['gunicorn']}")
+    print(f"  wrk -t{threads} -c{args.connections}, {args.duration:g} s per run after {args.warmup:g} s warm-up, "
+          f"timeout {W.WRK_TIMEOUT}; database {stack.database_kind}; no worker running (jobs wait in Redis)")
+    head = (f"  {'step':<54} {'real req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'bare req/s':>10} {'p50 ms':>7} "
+            f"{'p99 ms':>7} {'real/bare':>9} {'non-2xx':>8} {'errors':>7} {'CPU ms/req':>11}")
+    print(head)
+    for s in steps:
+        r, b = results[s]["real"], results[s]["bare"]
+        print(f"  {results[s]['what']:<54} {r['rps']:>10.0f} {W.fmt_ms(r['p50_ms']):>7} {W.fmt_ms(r['p99_ms']):>7} "
+              f"{b['rps']:>10.0f} {W.fmt_ms(b['p50_ms']):>7} {W.fmt_ms(b['p99_ms']):>7} {results[s]['ratio_rps']:>8.2f}x "
+              f"{r['bad_status']:>3}/{b['bad_status']:<4} {r['errors']:>3}/{b['errors']:<3} "
+              f"{r['server_cpu_ms_per_request']:>5.1f}/{b['server_cpu_ms_per_request']:<5.1f}")
+    for s in steps:
+        r = results[s]["real"]
+        if "reports_stored" in r:
+            print(f"  {s}: {r['answered_2xx']} answered 2xx, {r['reports_stored']} reports stored "
+                  f"(more stored than answered = requests still in flight when wrk stopped)")
+        if r.get("reused"):
+            print(f"  {s}: {r['reused']} SMS bodies sent twice: raise --sms-bodies")
+    for t, p in problems.items():
+        if p["count"]:
+            print(f"  {t} app log: {p['count']} lines of trouble, first: {p['first'][0][:160]}")
+    print(f"  non-2xx = answers outside 200-299 (real/bare); errors = non-2xx + wrong bodies + socket errors/timeouts"
+          + (" + reused SMS" if "twilio_sms" in steps else "") + " + answered reports not stored")
+    print(f"  worst step: {worst}, {results[worst]['ratio_rps']:.2f}x the bare app; errors in all runs: {errors}")
+    print(f"  target: {figures['target']}: {'TARGET MET' if met else 'TARGET MISSED'}")
+    print(f"  {W.machine_line(m)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
