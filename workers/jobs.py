@@ -130,15 +130,19 @@ def message_failed(message_id: int) -> str:
 
 
 # ---- webhooks and email for agencies ---------------------------------------------
+def _claimed_alert(s, alert_id: int):
+    """(contact now in the directory, payload, delivery id) of an alert this worker has claimed."""
+    with s.Session() as session:
+        alert = session.get(Alert, alert_id)
+        return s.directory.contact(alert.contact_id), dict(alert.payload or {}), alert.delivery_id
+
+
 def deliver_webhook(alert_id: int) -> str:
     """POST one signed event to an agency's webhook (INTERFACE.md section 5), once."""
     s = services()
     if not _claim(Alert, alert_id):
         return _state(Alert, alert_id)
-    with s.Session() as session:
-        alert = session.get(Alert, alert_id)
-        contact = s.directory.contact(alert.contact_id)
-        payload, delivery_id = alert.payload, alert.delivery_id
+    contact, payload, delivery_id = _claimed_alert(s, alert_id)
     if contact is None or contact.webhook is None:
         _finish(Alert, alert_id, "failed", "the contact has no webhook any more")
         return "failed"
@@ -169,10 +173,7 @@ def send_email(alert_id: int) -> str:
     s = services()
     if not _claim(Alert, alert_id):
         return _state(Alert, alert_id)
-    with s.Session() as session:
-        alert = session.get(Alert, alert_id)
-        contact = s.directory.contact(alert.contact_id)
-        payload = dict(alert.payload)
+    contact, payload, _ = _claimed_alert(s, alert_id)
     if contact is None or not contact.email or not s.settings.smtp_host:
         _finish(Alert, alert_id, "failed", "no email address or no SMTP_HOST")
         return "failed"
