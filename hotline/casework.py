@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotline import audit, outbox, reports
+from hotline.channels.base import clean_text
 from hotline.models import STATUSES, Report, Reporter
 from hotline.outbox import Work
 from hotline.smsbudget import fits_sms
@@ -78,7 +79,7 @@ def contact_blocked(session: Session, report: Report) -> str | None:
 
 def message_reporter(session: Session, s, report: Report, text: str, actor: str) -> Work:
     """An SMS to the reporter through the line (never showing their number to anyone)."""
-    text = " ".join((text or "").split())
+    text = " ".join(clean_text(text or "").split())
     if not text:
         raise CaseworkError("a message needs some text", field="text")
     if not fits_sms(text):
@@ -97,5 +98,5 @@ def message_reporter(session: Session, s, report: Report, text: str, actor: str)
 
 def _clean_note(note: str | None) -> str | None:
     """A note trimmed to something storable, or None."""
-    note = (note or "").strip()
+    note = clean_text(note or "").strip()
     return note[:MAX_NOTE] or None

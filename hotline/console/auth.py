@@ -16,6 +16,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from hotline import audit
+from hotline.channels.base import clean_text
 from hotline.models import User, utcnow
 from hotline.scoping import ROLES
 
@@ -89,15 +90,20 @@ def role_required(*roles: str):
     return decorator
 
 
+def no_controls(value):
+    """A form filter: control characters (NUL above all, which PostgreSQL refuses) removed."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
 class LoginForm(FlaskForm):
-    username = StringField("username", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("password", validators=[DataRequired(), Length(max=200)])
+    username = StringField("username", validators=[DataRequired(), Length(max=64)], filters=[no_controls])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=200)], filters=[no_controls])
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("current", validators=[DataRequired(), Length(max=200)])
-    new = PasswordField("new", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)])
-    repeat = PasswordField("repeat", validators=[DataRequired(), EqualTo("new")])
+    current = PasswordField("current", validators=[DataRequired(), Length(max=200)], filters=[no_controls])
+    new = PasswordField("new", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=200)], filters=[no_controls])
+    repeat = PasswordField("repeat", validators=[DataRequired(), EqualTo("new")], filters=[no_controls])
 
 
 def _throttled(username: str, address: str) -> bool:

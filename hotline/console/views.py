@@ -12,7 +12,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from hotline import audit, casework, outbox, reportnumber, scoping
-from hotline.console.auth import create_user, role_required, services
+from hotline.console.auth import create_user, no_controls, role_required, services
 from hotline.models import STATUSES, Alert, OutboundMessage, Report, User, utcnow
 from hotline.payloads import area as area_doc
 
@@ -32,15 +32,15 @@ def _csrf() -> None:
 
 class StatusForm(FlaskForm):
     status = SelectField("status", choices=[(s, s) for s in STATUSES])
-    note = TextAreaField("note", validators=[Length(max=casework.MAX_NOTE)])
+    note = TextAreaField("note", validators=[Length(max=casework.MAX_NOTE)], filters=[no_controls])
 
 
 class NoteForm(FlaskForm):
-    note = TextAreaField("note", validators=[DataRequired(), Length(max=casework.MAX_NOTE)])
+    note = TextAreaField("note", validators=[DataRequired(), Length(max=casework.MAX_NOTE)], filters=[no_controls])
 
 
 class ReplyForm(FlaskForm):
-    text = TextAreaField("text", validators=[DataRequired(), Length(max=459)])
+    text = TextAreaField("text", validators=[DataRequired(), Length(max=459)], filters=[no_controls])
 
 
 class AssignForm(FlaskForm):
@@ -48,11 +48,11 @@ class AssignForm(FlaskForm):
 
 
 class RevealForm(FlaskForm):
-    reason = TextAreaField("reason", validators=[DataRequired(), Length(min=10, max=500)])
+    reason = TextAreaField("reason", validators=[DataRequired(), Length(min=10, max=500)], filters=[no_controls])
 
 
 class UserForm(FlaskForm):
-    username = StringField("username", validators=[DataRequired(), Length(min=3, max=64)])
+    username = StringField("username", validators=[DataRequired(), Length(min=3, max=64)], filters=[no_controls])
     role = SelectField("role", choices=[(r, r) for r in scoping.ROLES])
     agency = SelectField("agency", choices=[], validate_choice=False)
     language = SelectField("language", choices=[("en", "English"), ("km", "ខ្មែរ")])
