@@ -10,12 +10,15 @@ worker routes and alerts them, as in production.
 
 RSS is read from /proc (psutil) after a warm-up of 100 reports ("start"), every 1,000
 reports, and at the end ("after"). The web figures are for each of the 2 gunicorn workers.
-The rq worker runs each job in a forked "work horse" that exits after the job: its figure
-is the long-lived worker process, with the largest horse seen beside it. One worker routes
+The worker figure is the `python -m workers` process. Since the worker became rq's
+SimpleWorker it runs every job itself; with a forking worker class (rq's `Worker`, before
+2026-11-24 22:06) each job ran in a forked "work horse", and the largest horse seen (sampled
+every 0.2 s) is printed beside it. One worker routes
 and alerts only a few reports a second (bench/worker_rate.py), so by default its "after" is
 read once it has routed `--worker-reports` of them (their alerts wait behind the routing
 backlog in the same queue); `--worker-reports all` waits until every report is routed and
-every alert sent (most of an hour for 10,000 on 2 cores).
+two alert SMS per report are sent (most of an hour for 10,000 on 2 cores; unacknowledged
+urgent reports start escalating after 10 minutes, and those alerts count too).
 """
 from __future__ import annotations
 
@@ -98,21 +101,43 @@ class Client:
 
 
 class HorseWatch(threading.Thread):
-    """Samples the rq worker's forked work horses every 0.2 s and keeps the largest RSS seen."""
+    """Samples the rq worker's child processes every 0.2 s. A child seen for more than 5 s is
+    long-lived (rq's scheduler, which `--with-scheduler` runs as a child); the others are
+    work horses forked for one job each (only with a forking worker class)."""
 
     def __init__(self, worker: psutil.Process):
         super().__init__(daemon=True)
-        self.worker, self.max_rss, self.seen = worker, 0.0, set()
+        self.worker = worker
+        self.children: dict[int, list[float]] = {}  # pid: [first seen, last seen, largest RSS]
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(0.2):
             try:
                 for child in self.worker.children():
-                    self.seen.add(child.pid)
-                    self.max_rss = max(self.max_rss, rss_mib(child))
+                    now, rss = time.monotonic(), rss_mib(child)
+                    seen = self.children.setdefault(child.pid, [now, now, 0.0])
+                    seen[1], seen[2] = now, max(seen[2], rss)
             except psutil.Error:
                 pass
+
+    def _split(self, long_lived: bool) -> list[list[float]]:
+        return [v for v in self.children.values() if (v[1] - v[0] > 5) == long_lived]
+
+    @property
+    def seen(self) -> int:
+        """Work horses seen."""
+        return len(self._split(False))
+
+    @property
+    def max_rss(self) -> float:
+        """The largest work horse's RSS seen, in MiB."""
+        return max((v[2] for v in self._split(False)), default=0.0)
+
+    @property
+    def long_lived_rss(self) -> float:
+        """The largest long-lived child's RSS (rq's scheduler), in MiB."""
+        return max((v[2] for v in self._split(True)), default=0.0)
 
 
 def main() -> int:
@@ -159,7 +184,8 @@ def main() -> int:
                 print(f"  {s['label']:>14} t={s['t']:>6}s answered {s['answered']:>6} routed {s['routed']:>6} "
                       f"alerts {s['alerts_sent']:>6}  "
                       f"web RSS {' / '.join(f'{x:.1f}' for x in s['web_rss_mib'])} MiB  "
-                      f"worker RSS {s['worker_rss_mib']:.1f} MiB (largest horse {s['horse_max_rss_mib']:.1f})",
+                      f"worker RSS {s['worker_rss_mib']:.1f} MiB"
+                      + (f" (largest horse {s['horse_max_rss_mib']:.1f})" if watch.seen else ""),
                       flush=True)
             return s
 
@@ -192,7 +218,7 @@ def main() -> int:
                 mark += 1000
         worker_after = sample("worker done")
         watch.stop.set()
-        horses = len(watch.seen)
+        horses = watch.seen
     finally:
         stack.close(keep=args.keep)
     done_by_worker = worker_after["routed"] - start["routed"]
@@ -208,6 +234,7 @@ def main() -> int:
         "worker_rss_start_mib": start["worker_rss_mib"], "worker_rss_after_mib": worker_after["worker_rss_mib"],
         "worker_growth_mib_per_1000": round(worker_growth, 2),
         "horse_max_rss_mib": worker_after["horse_max_rss_mib"], "horses_seen": horses,
+        "scheduler_rss_mib": round(watch.long_lived_rss, 1),
         "samples": samples, "seconds": round(time.monotonic() - started), "machine": m,
     }
     if args.json:
@@ -220,8 +247,10 @@ def main() -> int:
         print(f"  web worker {i + 1}: RSS {a:.1f} MiB at start, {b:.1f} MiB after {web_reports} reports: "
               f"{g:+.2f} MiB per 1,000 reports")
     print(f"  rq worker:    RSS {start['worker_rss_mib']:.1f} MiB at start, {worker_after['worker_rss_mib']:.1f} MiB after "
-          f"{done_by_worker} reports: {worker_growth:+.2f} MiB per 1,000 reports; largest work horse seen "
-          f"{figures['horse_max_rss_mib']:.1f} MiB ({horses} sampled)")
+          f"{done_by_worker} reports: {worker_growth:+.2f} MiB per 1,000 reports; "
+          + (f"largest work horse seen {figures['horse_max_rss_mib']:.1f} MiB ({horses} sampled)" if horses
+             else "no forked work horse seen (the worker runs its jobs itself)")
+          + f"; rq's scheduler process {figures['scheduler_rss_mib']:.1f} MiB")
     print(f"  web errors: {len(client.errors)}" + (f" (first: {client.errors[0]})" if client.errors else ""))
     if done_by_worker < web_reports:
         print(f"  the worker had routed {done_by_worker} of the {web_reports} reports when read "
