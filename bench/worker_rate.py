@@ -10,7 +10,7 @@ It starts its own Redis, a temp SQLite database (or `--database-url`) and a fake
 2. The line's rate: one `python -m workers` (as the Procfile runs it) with SMS_PROVIDER=twilio
    pointed at the fake. N urgent reports in Angkrong village (a village leader and the duty
    unit: two SMS alerts each) are stored with `hotline.reports.create`, then their routing
-   is enqueued with `hotline.outbox.enqueue_routing`, as the webhook does after its commit.
+   is enqueued with `hotline.outbox.add_new_jobs`, as the webhook does after its commit.
    The clock runs from the first enqueue to the last alert accepted by the fake Twilio.
 
 It prints alerts/s, the line's jobs/s (route_report + send_sms jobs, counted from rq's
@@ -108,10 +108,18 @@ def make_reports(s, n: int, start: int) -> list[int]:
         for i in range(start, start + n):
             draft = Draft(type="urgent", area_code=VILLAGE, answers={"area": VILLAGE}, language="km",
                           consent=None, channel="ussd")
-            report = reports.create(session, s.vault, draft, f"+85516{i:07d}", "africastalking")
-            session.flush()
-            ids.append(report.id)
+            report_id, _ = reports.create(session.connection(), s.vault, draft, f"+85516{i:07d}", "africastalking")
+            ids.append(report_id)
     return ids
+
+
+def enqueue_routing(s, report_ids: list[int]) -> None:
+    """Enqueue the reports' routing on the urgent queue as the webhook does (one pipeline per report)."""
+    for report_id in report_ids:
+        pipe = s.redis.pipeline()
+        pipe.multi()
+        outbox.add_new_jobs(s, pipe, [(outbox.routing_work(report_id), True)])
+        pipe.execute()
 
 
 def alerts_for(s, report_ids: list[int]) -> tuple[int, int, int]:
@@ -141,14 +149,14 @@ def alert_phase(stack: W.Stack, redis, fake: FakeTwilio, env: dict, n: int, time
     try:
         wait_for_worker(redis, queues.URGENT, proc)
         warm = make_reports(s, WARMUP, 0)
-        outbox.enqueue_routing(s, warm, urgent=True)
+        enqueue_routing(s, warm)
         _wait(lambda: all_sent(s, warm), timeout, "alert warm-up")
         per_report = len(fake.accepted) / WARMUP
         timed = make_reports(s, n, WARMUP)
         before_jobs = finished(redis, queues.ALL)
         before_alerts = len(fake.accepted)
         started = time.time()
-        outbox.enqueue_routing(s, timed, urgent=True)
+        enqueue_routing(s, timed)
         enqueued = time.time() - started
         _wait(lambda: all_sent(s, timed), timeout, "alerts")
         time.sleep(0.5)  # the last job's own bookkeeping

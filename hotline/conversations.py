@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +32,7 @@ def load(redis: Redis, channel: str, phone_hash: str) -> dict | None:
     except RedisError as exc:
         log.warning("conversation state unavailable: %s", type(exc).__name__)
         return None
-    if not raw:
-        return None
-    try:
-        state = json.loads(raw)
-    except ValueError:
-        return None
-    return state if isinstance(state, dict) else None
+    return _decode(raw)
 
 
 def save(redis: Redis, channel: str, phone_hash: str, state: dict | None) -> None:
@@ -58,15 +54,115 @@ def mark_dropped(redis: Redis, phone_hash: str, session_id: str) -> None:
         save(redis, "ussd", phone_hash, state)
 
 
-def over_rate(redis: Redis, phone_hash: str, per_minute: int, now: float | None = None) -> bool:
-    """Count a message from this phone; True once it sends more than `per_minute` in a minute."""
+# ---- one webhook step: one round trip before the engine, one after ---------------------------
+SEEN_TTL = 2 * 24 * 3600
+"""How long the answer to a provider message is kept for its resends (providers resend within minutes)."""
+
+LANGUAGE_TTL = 24 * 3600
+"""How long a phone's remembered language is cached (the database keeps it for good)."""
+
+NO_LANGUAGE = "-"
+"""Cached for a phone that never chose a language (so the database is not asked on every step)."""
+
+_OPEN_STEP = Script(None, b"""
+local seen = redis.call('GET', KEYS[1])
+if seen then return {seen} end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], 120) end
+return {'', count, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or ''}
+""")
+"""Before a step: the stored answer if the message was handled before (nothing counted), else
+the phone's rate count this minute, its conversation and its cached language."""
+
+
+@dataclass
+class Opening:
+    """What Redis knows before a step runs. `language` is None when not cached (ask the database)."""
+
+    seen: tuple[str, bool] | None = None
+    over_rate: bool = False
+    state: dict | None = None
+    language: str | None = None
+
+
+def seen_key(provider: str, external_id: str) -> str:
+    """Redis key of the answer given to one provider message."""
+    return f"hotline:seen:{provider}:{external_id}"
+
+
+def language_key(phone_hash: str) -> str:
+    """Redis key of a phone's cached language."""
+    return f"hotline:lang:{phone_hash}"
+
+
+def open_step(redis: Redis, provider: str, external_id: str, channel: str, phone_hash: str, per_minute: int,
+              now: float | None = None) -> Opening:
+    """One round trip: the answer already given to this message (then nothing is counted), else the
+    rate count, the conversation and the cached language. Redis down: an empty opening (the database
+    still makes a storing step idempotent, and the rate limit lets the message through)."""
     minute = int((now or time.time()) // 60)
-    key = f"hotline:rate:{phone_hash}:{minute}"
+    keys = [seen_key(provider, external_id), f"hotline:rate:{phone_hash}:{minute}", _key(channel, phone_hash),
+            language_key(phone_hash)]
     try:
+        reply = _OPEN_STEP(keys=keys, client=redis)
+    except RedisError as exc:
+        log.warning("conversation state unavailable: %s", type(exc).__name__)
+        return Opening()
+    if reply[0]:
+        try:
+            text, end = json.loads(reply[0])
+            return Opening(seen=(str(text), bool(end)))
+        except (ValueError, TypeError):
+            pass  # not ours: handle the message
+        return Opening()
+    _, count, raw_state, language = reply
+    return Opening(over_rate=int(count) > per_minute, state=_decode(raw_state),
+                   language=language.decode() if language else None)
+
+
+_FINISH_STEP = Script(None, b"""
+if ARGV[1] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+return 1
+""")
+"""After a step: keep (or forget) the conversation, keep the answer for resends, cache the language."""
+
+
+def finish_step(redis: Redis, provider: str, external_id: str, channel: str, phone_hash: str,
+                state: dict | None, answer: tuple[str, bool], language: str | None, add_jobs=None) -> bool:
+    """One round trip after the step's commit: keep (or forget) the conversation, keep the answer for
+    resends, cache the phone's language (when the step learned it), and put the step's jobs on the
+    queues (`add_jobs(pipeline)`, in the same MULTI). False when Redis could not be reached: stored
+    reports and messages then wait for the sweep."""
+    keys = (_key(channel, phone_hash), seen_key(provider, external_id), language_key(phone_hash))
+    args = ("" if state is None else json.dumps(state, separators=(",", ":")), TTL[channel],
+            json.dumps(list(answer), separators=(",", ":")), SEEN_TTL,
+            "" if language is None else (language or NO_LANGUAGE), LANGUAGE_TTL)
+    try:
+        if add_jobs is None:
+            _FINISH_STEP(keys=keys, args=args, client=redis)
+            return True
         pipe = redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count, _ = pipe.execute()
-    except RedisError:
+        pipe.multi()  # rq's enqueue into a caller's pipeline needs MULTI begun
+        add_jobs(pipe)
+        pipe.evalsha(_FINISH_STEP.sha, len(keys), *keys, *args)
+        try:
+            pipe.execute()
+        except NoScriptError:  # Redis restarted since the script was loaded: the jobs went in, not this
+            _FINISH_STEP(keys=keys, args=args, client=redis)
+        return True
+    except RedisError as exc:
+        log.warning("step not saved in Redis, its work waits for the sweep: %s", type(exc).__name__)
         return False
-    return int(count) > per_minute
+
+
+def _decode(raw: bytes | str | None) -> dict | None:
+    """A stored conversation, or None."""
+    if not raw:
+        return None
+    try:
+        state = json.loads(raw)
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None

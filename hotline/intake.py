@@ -1,51 +1,100 @@
 """From one normalised inbound message to a stored report and an answer.
 
-The webhook path: one short transaction, a few Redis round trips, no provider calls.
+The webhook path: two Redis round trips, a database transaction only for a step that needs
+one, no provider calls.
 """
 from __future__ import annotations
 
 import logging
 import time
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hotline import alerts, conversations, outbox, reports
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
-from hotline.engine import Draft
-from hotline.models import InboundMessage, OutboundMessage
+from hotline.engine import Draft, Reply
+from hotline.models import InboundMessage, OutboundMessage, Reporter
 from hotline.services import Services
 
 log = logging.getLogger(__name__)
 
 
-class DbBackend:
-    """The engine's Backend for one sender, inside one transaction."""
+_LANGUAGE = select(Reporter.language).where(Reporter.hash == bindparam("hash"))
+_INSERT_INBOUND = insert(InboundMessage).returning(InboundMessage.id)
+"""Statements of the hot path, built once (building one costs more than running it on SQLite)."""
 
-    def __init__(self, services: Services, session: Session, inbound: Inbound, phone_hash: str):
+
+class DbBackend:
+    """The engine's Backend for one sender: one transaction, opened only when a step needs the database.
+
+    A step that only moves through the menus never touches the database (its answer is kept in
+    Redis for resends); a step that writes stores its answer in the same transaction."""
+
+    def __init__(self, services: Services, inbound: Inbound, phone_hash: str, cached_language: str | None):
         self.s = services
-        self.session = session
         self.inbound = inbound
         self.phone_hash = phone_hash
+        self.cached_language = cached_language
+        self.learned_language: str | None = None
+        self.wrote = False
         self.created: list[int] = []
         self.created_urgent = False
         self.work: list[outbox.Work] = []
+        self._conn: Connection | None = None
+        self._session: Session | None = None
+
+    @property
+    def conn(self) -> Connection:
+        """The step's connection, its transaction begun on first use (the common writes are Core)."""
+        if self._conn is None:
+            self._conn = self.s.db.connect()
+            self._conn.begin()
+        return self._conn
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in the same transaction, for the rarer steps that need one."""
+        if self._session is None:
+            self._session = self.s.Session(bind=self.conn)
+        return self._session
+
+    def commit(self) -> None:
+        """Commit what the step wrote (if it opened the database at all)."""
+        if self._session is not None:
+            self._session.flush()
+        if self._conn is not None:
+            self._conn.commit()
+
+    def close(self) -> None:
+        """End the transaction (rolling back whatever was not committed) and give the connection back."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def language(self) -> str:
         """The sender's language: chosen before, else the contact's, else the line's first."""
-        row = self.session.get(reports.Reporter, self.phone_hash)
-        if row and row.language:
-            return row.language
+        chosen = self.cached_language
+        if chosen is None:  # not cached: ask the database, and cache the answer after the step
+            chosen = self.conn.execute(_LANGUAGE, {"hash": self.phone_hash}).scalar() or ""
+            self.learned_language = chosen
+        if chosen and chosen != conversations.NO_LANGUAGE:
+            return chosen
         contact = self.s.directory.contact_by_phone(self.inbound.sender)
         return contact.language if contact else self.s.directory.line.languages[0]
 
     def submit(self, draft: Draft) -> str:
         """Store the report now, before the reporter is told its number."""
-        report = reports.create(self.session, self.s.vault, draft, self.inbound.sender, self.inbound.provider)
-        self.created.append(report.id)
+        self.wrote = True
+        report_id, number = reports.create(self.conn, self.s.vault, draft, self.inbound.sender,
+                                           self.inbound.provider)
+        self.created.append(report_id)
         self.created_urgent = self.created_urgent or draft.type == "urgent"
-        return report.number
+        return number
 
     def status(self, number: str) -> str | None:
         """A report's status by number."""
@@ -57,15 +106,19 @@ class DbBackend:
         report = reports.by_number(self.session, number)
         if report is None or report.reporter_hash != self.phone_hash:
             return False
+        self.wrote = True
         reports.add_detail(self.session, report, text)
         return True
 
     def set_language(self, lang: str) -> None:
         """Remember the sender's language."""
+        self.wrote = True
         reports.reporter(self.session, self.phone_hash).language = lang
+        self.learned_language = lang
 
     def set_opt_out(self, opted_out: bool) -> None:
         """Remember STOP / START."""
+        self.wrote = True
         reports.reporter(self.session, self.phone_hash).opted_out = opted_out
 
     def acknowledge(self, number: str) -> str:
@@ -76,6 +129,7 @@ class DbBackend:
         report = reports.by_number(self.session, number)
         if report is None or not alerts.was_alerted(self.session, report, contact.id):
             return "unknown"
+        self.wrote = True
         event = reports.acknowledge(self.session, report, contact.id)
         if event is None:
             return "already"
@@ -86,55 +140,75 @@ class DbBackend:
         return "done"
 
 
+STEP_ATTEMPTS = 3
+"""A step whose commit hit a unique constraint (a concurrent first use of a phone's row) is run again."""
+
+
 def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> Answer:
-    """Answer one inbound SMS or USSD step exactly once; a resend gets the stored answer."""
+    """Answer one inbound SMS or USSD step exactly once; a resend gets the stored answer.
+
+    One Redis round trip before the engine, at most one database transaction (only for a step
+    that reads or writes stored data), and one Redis round trip after the commit that saves the
+    conversation and the answer and enqueues the step's jobs."""
     now = now or time.time()
-    with s.Session() as session:
-        seen = _seen(session, inbound)
-        if seen:
-            return seen
     phone_hash = s.vault.lookup_hash(inbound.sender)
-    if conversations.over_rate(s.redis, phone_hash, s.settings.rate_limit_per_minute, now):
+    opening = conversations.open_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,
+                                      s.settings.rate_limit_per_minute, now)
+    if opening.seen is not None:
+        return Answer(*opening.seen)
+    if opening.over_rate:
         lang = s.directory.line.languages[0]
         return Answer(s.engine.config.text(lang, "rate_limited"), True)
-    state = conversations.load(s.redis, inbound.channel, phone_hash)
-    with s.Session() as session:
+    for attempt in range(STEP_ATTEMPTS):
+        backend = DbBackend(s, inbound, phone_hash, opening.language)
         try:
-            with session.begin():
-                backend = DbBackend(s, session, inbound, phone_hash)
-                lang = backend.language()
-                if inbound.channel == "ussd":
-                    reply = s.engine.ussd(state, inbound.text, inbound.session_id or "", now, backend, lang)
-                else:
-                    reply = s.engine.sms(state, inbound.text, now, backend, lang)
-                record = InboundMessage(provider=inbound.provider, external_id=inbound.external_id,
-                                        channel=inbound.channel, reply=reply.text, reply_end=reply.end,
-                                        report_id=backend.created[-1] if backend.created else None)
-                session.add(record)
-                session.flush()
-                message = None
-                if not inbound.inline_reply and reply.text:
-                    message = outbox.new_sms(session, s, f"reply:{record.id}", inbound.sender, reply.text,
-                                             purpose="reply", urgent=True, report_id=record.report_id)
+            reply, jobs = _run_step(s, inbound, backend, opening.state, now)
+            break
         except IntegrityError:
-            session.rollback()
-            seen = _seen(session, inbound)
-            if seen:  # a concurrent resend of the same message was handled first
+            backend.close()
+            seen = _seen(s, inbound)
+            if seen:  # a resend of this message was handled first (or Redis forgot the answer)
                 return seen
-            raise
-    conversations.save(s.redis, inbound.channel, phone_hash, reply.state)
-    outbox.enqueue_routing(s, backend.created, urgent=backend.created_urgent)
-    if message is not None:
-        outbox.enqueue_send(s, message.id, urgent=True)
-    for work in backend.work:
-        outbox.enqueue(s, work)
+            if attempt == STEP_ATTEMPTS - 1:
+                raise
+        finally:
+            backend.close()
+
+    conversations.finish_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,
+                              reply.state, (reply.text, reply.end), backend.learned_language,
+                              (lambda pipe: outbox.add_new_jobs(s, pipe, jobs)) if jobs else None)
     return Answer(reply.text, reply.end)
 
 
-def _seen(session: Session, inbound: Inbound) -> Answer | None:
-    """The answer already given to this provider message, if it was handled before."""
-    row = session.scalar(select(InboundMessage).where(InboundMessage.provider == inbound.provider,
-                                                      InboundMessage.external_id == inbound.external_id))
+def _run_step(s: Services, inbound: Inbound, backend: DbBackend, state: dict | None,
+              now: float) -> tuple[Reply, list[tuple[outbox.Work, bool]]]:
+    """Run the engine for one step and commit what it stored; the reply and the jobs to enqueue."""
+    lang = backend.language()
+    if inbound.channel == "ussd":
+        reply = s.engine.ussd(state, inbound.text, inbound.session_id or "", now, backend, lang)
+    else:
+        reply = s.engine.sms(state, inbound.text, now, backend, lang)
+    jobs = [(outbox.routing_work(report_id), backend.created_urgent) for report_id in backend.created]
+    jobs += [(work, False) for work in backend.work]
+    if backend.wrote or not inbound.inline_reply:
+        # The answer is stored with what the step wrote: a resend never writes twice.
+        report_id = backend.created[-1] if backend.created else None
+        record_id = backend.conn.execute(_INSERT_INBOUND, {
+            "provider": inbound.provider, "external_id": inbound.external_id, "channel": inbound.channel,
+            "reply": reply.text, "reply_end": reply.end, "report_id": report_id}).scalar()
+        if not inbound.inline_reply and reply.text:
+            message = outbox.new_sms(backend.session, s, f"reply:{record_id}", inbound.sender, reply.text,
+                                     purpose="reply", urgent=True, report_id=report_id)
+            jobs.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), True))
+    backend.commit()
+    return reply, jobs
+
+
+def _seen(s: Services, inbound: Inbound) -> Answer | None:
+    """The answer stored with this provider message, if a step that wrote handled it before."""
+    with s.Session() as session:
+        row = session.scalar(select(InboundMessage).where(InboundMessage.provider == inbound.provider,
+                                                          InboundMessage.external_id == inbound.external_id))
     return Answer(row.reply, row.reply_end) if row else None
 
 

@@ -50,24 +50,34 @@ def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urg
     return message
 
 
-def enqueue_routing(s, report_ids: list[int], urgent: bool = False) -> None:
-    """Hand stored reports to the workers; on failure they wait for the sweep."""
-    for report_id in report_ids:
-        if _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, "workers.jobs.route_report", report_id,
-                    job_id=f"route-{report_id}"):
-            _mark_enqueued(s, report_id)
+def routing_work(report_id: int) -> Work:
+    """The job that routes a report just stored."""
+    return Work("workers.jobs.route_report", report_id, f"route-{report_id}")
 
 
-def enqueue_send(s, message_id: int, urgent: bool = False) -> None:
-    """Hand one SMS to the workers; on failure it waits for the sweep."""
-    enqueue(s, Work("workers.jobs.send_sms", message_id, f"sms-{message_id}"), urgent)
+def add_new_jobs(s, pipe, items: list[tuple[Work, bool]]) -> None:
+    """Put jobs for rows this request created on a Redis pipeline the caller executes.
+
+    Their ids are new, so no job can exist yet: no lookup first (the sweep's `_enqueue` looks,
+    because it may find the job still waiting). Routing is not retried by rq: the sweep routes
+    a report again if its job is lost or fails. Deliveries are retried with backoff."""
+    for work, urgent in items:
+        retry = None if work.func == "workers.jobs.route_report" else _retry(s)
+        queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis).enqueue_call(
+            work.func, (work.id,), job_id=work.job_id, timeout=JOB_TIMEOUT, result_ttl=3600,
+            failure_ttl=30 * 86400, retry=retry, pipeline=pipe)
+
+
+def _retry(s) -> Retry:
+    """rq's retries for a delivery: the deployment's intervals."""
+    intervals = list(s.settings.retry_intervals)
+    return Retry(max=len(intervals), interval=intervals)
 
 
 def enqueue(s, work: Work, urgent: bool = False) -> bool:
     """Hand one delivery to the workers, retried with backoff; on failure it waits for the sweep."""
-    intervals = list(s.settings.retry_intervals)
     return _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, work.func, work.id, work.job_id,
-                    retry=Retry(max=len(intervals), interval=intervals))
+                    retry=_retry(s))
 
 
 def max_attempts(s) -> int:

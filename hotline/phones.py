@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
 _LOOSE_NUMBER = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
 
 
+@lru_cache(maxsize=16384)
 def normalise(raw: str | None, country: str = "KH") -> str | None:
-    """E.164 form of a phone number, or None when `raw` is not a possible number."""
+    """E.164 form of a phone number, or None when `raw` is not a possible number.
+
+    Remembered: the steps of one USSD session, and a contact's messages, repeat the same number."""
     if not raw or len(raw) > 40:
         return None
     text = raw.strip()

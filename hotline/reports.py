@@ -1,8 +1,8 @@
 """Storing reports and what happens to them: one module that writes reports and their timeline."""
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hotline import reportnumber
@@ -14,27 +14,29 @@ NUMBER_TRIES = 20
 """Fresh random numbers tried before giving up (collisions are rare)."""
 
 
-def create(session: Session, vault: Vault, draft: Draft, sender: str | None, provider: str) -> Report:
-    """Store a new report (unrouted) with a unique number, inside the caller's transaction."""
-    answers = dict(draft.answers)
+_INSERT_REPORT = {name: dialect.insert(Report).on_conflict_do_nothing(index_elements=["number"]).returning(Report.id)
+                  for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_INSERT_EVENT = insert(ReportEvent)
+"""Built once: the webhook stores a report with these (both dialects have ON CONFLICT DO NOTHING)."""
+
+
+def create(conn: Connection, vault: Vault, draft: Draft, sender: str | None, provider: str) -> tuple[int, str]:
+    """Store a new report (unrouted) with a unique number, inside the caller's transaction: (id, number).
+
+    One statement per try: the insert skips a number already taken (by anyone, at any moment)
+    and a fresh random number is tried instead."""
+    values = dict(type=draft.type, status="new", area_code=draft.area_code, answers=dict(draft.answers),
+                  language=draft.language, channel=draft.channel, provider=provider, consent=draft.consent,
+                  reporter_phone=vault.encrypt(sender) if sender else None,
+                  reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending")
+    statement = _INSERT_REPORT[conn.dialect.name]
     for _ in range(NUMBER_TRIES):
         number = reportnumber.generate()
-        if session.scalar(select(Report.id).where(Report.number == number)) is not None:
-            continue
-        report = Report(
-            number=number, type=draft.type, status="new", area_code=draft.area_code, answers=answers,
-            language=draft.language, channel=draft.channel, provider=provider, consent=draft.consent,
-            reporter_phone=vault.encrypt(sender) if sender else None,
-            reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending",
-        )
-        try:
-            with session.begin_nested():
-                session.add(report)
-                session.flush()
-        except IntegrityError:
-            continue  # another process took the same number at the same moment
-        add_event(session, report, "created", data={"channel": draft.channel, "type": draft.type})
-        return report
+        report_id = conn.execute(statement, dict(values, number=number)).scalar()
+        if report_id is not None:
+            conn.execute(_INSERT_EVENT, {"report_id": report_id, "kind": "created", "actor": "line",
+                                         "data": {"channel": draft.channel, "type": draft.type}})
+            return report_id, number
     raise RuntimeError("could not find a free report number")
 
 

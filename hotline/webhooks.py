@@ -20,8 +20,9 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 def _web_request() -> WebRequest:
     """The current request as plain data."""
-    return WebRequest(url=request.url, path=request.path, query_string=request.query_string.decode("latin-1"),
-                      args=request.args, form=request.form, headers=dict(request.headers))
+    return WebRequest(url_source=lambda: request.url, path=request.path,
+                      query_string=request.query_string.decode("latin-1"), args=request.args, form=request.form,
+                      headers=request.headers)
 
 
 def _view(provider: Provider, endpoint: Endpoint):

@@ -88,8 +88,8 @@ def ussd_report(client, services, steps, session_id, consent=None, phone=REPORTE
 def direct_report(services, type_="recruiter", area="14010101", sender=None, consent=False) -> str:
     """A report stored the way intake stores it, then routed by the real routing job (fast, for pages)."""
     with services.Session.begin() as session:
-        report = report_store.create(session, services.vault, Draft(type_, area, {}, "en", consent, "sms"), sender, "twilio")
-        report_id, number = report.id, report.number
+        report_id, number = report_store.create(session.connection(), services.vault,
+                                                Draft(type_, area, {}, "en", consent, "sms"), sender, "twilio")
     assert jobs.route_report(report_id) == "routed"
     return number
 

@@ -166,3 +166,56 @@ def test_report_numbers_are_unique_under_many_reports(client, services):
     with services.Session() as session:
         numbers = session.scalars(select(Report.number)).all()
     assert len(numbers) == 40 == len(set(numbers))
+
+
+# ---- the webhook's round trips: Redis before and after, the database only when needed -----------
+def _queued(services, queue: str) -> list[str]:
+    from rq import Queue
+    return Queue(queue, connection=services.redis).get_job_ids()
+
+
+def test_a_stored_report_is_enqueued_by_the_webhook_itself(client, services):
+    answer = ussd(client, "ATUid_q1", "3*14010101")
+    with services.Session() as session:
+        report = session.scalars(select(Report)).one()
+    assert report.number in answer
+    assert _queued(services, "urgent") == [f"route-{report.id}"]  # not left for the sweep
+    assert jobs.route_report(report.id) == "routed"
+
+
+def test_menu_steps_store_nothing_and_a_resend_gets_the_same_screen(client, services):
+    first = ussd(client, "ATUid_m1", "")
+    menu = ussd(client, "ATUid_m1", "1")
+    assert ussd(client, "ATUid_m1", "1") == menu and ussd(client, "ATUid_m1", "") == first
+    assert count(services, InboundMessage) == 0 and count(services, Report) == 0
+
+
+def test_a_resent_report_step_is_answered_from_the_database_when_redis_forgot(client, services):
+    first = ussd(client, "ATUid_f1", "3*14010101")
+    services.redis.flushall()  # Redis restarted with its data lost, then the provider resends the step
+    assert ussd(client, "ATUid_f1", "3*14010101") == first
+    assert count(services, Report) == 1 and count(services, InboundMessage) == 1
+
+
+def test_steps_survive_redis_forgetting_its_scripts(client, services):
+    ussd(client, "ATUid_s1", "")
+    services.redis.script_flush()
+    ussd(client, "ATUid_s1", "3")  # a step without jobs: the script is loaded again
+    services.redis.script_flush()
+    answer = ussd(client, "ATUid_s1", "3*14010101")  # a step with jobs, in one MULTI with the script
+    assert answer.startswith("END ")
+    with services.Session() as session:
+        report = session.scalars(select(Report)).one()
+    assert _queued(services, "urgent") == [f"route-{report.id}"]
+    assert ussd(client, "ATUid_s1", "3*14010101") == answer  # its answer was kept for resends
+
+
+def test_a_chosen_language_is_remembered_with_or_without_redis(client, services):
+    english = "Worrying job offer"
+    assert english not in ussd(client, "ATUid_l1", "")  # Khmer is the line's first language
+    assert english in ussd(client, "ATUid_l1b", "6*2")  # 6 language, 2 English
+    assert english in ussd(client, "ATUid_l2", "")  # a new session: English, from the cache
+    services.redis.flushall()
+    assert english in ussd(client, "ATUid_l3", "")  # English again, from the database
+    assert english in ussd(client, "ATUid_l4", "")  # and from the cache it filled
+    assert english not in ussd(client, "ATUid_l5", "", phone="+85512345679")  # another phone: Khmer

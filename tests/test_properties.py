@@ -533,6 +533,17 @@ def test_gsm7_text_cost(text):
         assert cost.parts == -(-cost.units // 153)
 
 
+@settings(max_examples=1000, **SETTINGS)
+@given(text=st.text(st.one_of(st.sampled_from(GSM7_ALPHABET), st.characters()), max_size=300))
+def test_encoding_and_units_match_the_alphabet_character_by_character(text):
+    """The pattern-based measure (in C, since every screen is measured) against the plain definition."""
+    gsm7 = all(c in smsbudget.GSM7_BASIC or c in smsbudget.GSM7_EXTENSION for c in text)
+    assert smsbudget.encoding(text) == ("gsm7" if gsm7 else "ucs2")
+    expected = (sum(2 if c in smsbudget.GSM7_EXTENSION else 1 for c in text) if gsm7
+                else len(text.encode("utf-16-le", "surrogatepass")) // 2)
+    assert smsbudget.units(text) == expected
+
+
 @settings(max_examples=500, **SETTINGS)
 @given(before=st.text(max_size=100), khmer=KHMER, after=st.text(max_size=100))
 def test_any_khmer_character_makes_ucs2(before, khmer, after):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from functools import cached_property
+from typing import Callable, Mapping
 
 from werkzeug.datastructures import MultiDict
 
@@ -27,14 +28,22 @@ class Rejected(Exception):
 
 @dataclass(frozen=True)
 class WebRequest:
-    """What a webhook received, as plain data (the view builds it from Flask's request)."""
+    """What a webhook received, as plain data (the view builds it from Flask's request).
 
-    url: str
+    `url_source` is the full URL or a function giving it: only a provider that signs the URL
+    needs it, and building it costs more than the rest of this object."""
+
+    url_source: str | Callable[[], str]
     path: str
     query_string: str
     args: MultiDict
     form: MultiDict
-    headers: dict
+    headers: Mapping[str, str]
+
+    @cached_property
+    def url(self) -> str:
+        """The request's full URL."""
+        return self.url_source() if callable(self.url_source) else self.url_source
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hotline import smsbudget
 
@@ -42,8 +43,11 @@ def _join(lines) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def paginate(layout: Layout, channel: str) -> list[tuple[str, ...]]:
-    """Cut the items into pages that each fit the channel with the fixed lines."""
+@lru_cache(maxsize=4096)
+def paginate(layout: Layout, channel: str) -> tuple[tuple[str, ...], ...]:
+    """Cut the items into pages that each fit the channel with the fixed lines.
+
+    Remembered: the same list in the same words is cut the same way on every request."""
     pages: list[tuple[str, ...]] = []
     current: list[str] = []
     for item in layout.items:
@@ -55,8 +59,8 @@ def paginate(layout: Layout, channel: str) -> list[tuple[str, ...]]:
             current = [item]
     pages.append(tuple(current))
     if len(pages) == 2 and fits_screen(_join([*layout.top, *pages[0], *pages[1], *layout.bottom]), channel):
-        return [pages[0] + pages[1]]
-    return pages
+        return (pages[0] + pages[1],)
+    return tuple(pages)
 
 
 def render(layout: Layout, channel: str, page: int = 0) -> tuple[str, int]:
