@@ -4,8 +4,9 @@ One command: `.venv/bin/python bench/profile_webhooks.py [--requests 2000] [--pr
 It starts its own Redis and a temp SQLite database (or `--database-url`), builds the real app
 (`hotline:create_app()`) and the bare app (`bench/bare_app.py`), and sends each of
 bench/webhooks.py's steps `--requests` times through Werkzeug's test client, real and bare
-taking turns, timing every request with the process's CPU clock. It prints the mean CPU
-microseconds per request for both and the ratio bare/real, which is what bench/webhooks.py's
+taking turns in `--rounds` rounds, timing every request with the process's CPU clock. It
+prints the median over rounds of the mean CPU microseconds per request for both, and the
+median of the rounds' ratios bare/real, which is what bench/webhooks.py's
 throughput ratio tends to on a CPU-bound machine. `--profile STEP` adds a cProfile of the
 real app on that step, sorted by cumulative time. The figures are a guide for work on the
 webhook path; the published ratio is bench/webhooks.py's.
@@ -16,6 +17,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import statistics
 import sys
 import time
 import urllib.parse
@@ -65,6 +67,7 @@ def run(client, requests: list[tuple[str, dict, str]], prefix: str, profile: cPr
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per step and app (default 2000)")
+    parser.add_argument("--rounds", type=int, default=5, help="turns real and bare take (default 5)")
     parser.add_argument("--steps", default=",".join(W.STEPS))
     parser.add_argument("--profile", help="cProfile the real app on this step")
     parser.add_argument("--top", type=int, default=35, help="rows of the profile to print")
@@ -89,9 +92,15 @@ def main() -> int:
             run(real, bodies(step, base, f"w{i}", 200, stack.tmp), real_prefix)  # warm-up
             run(bare, bodies(step, base, f"v{i}", 200, stack.tmp), bare_prefix)
             profile = cProfile.Profile() if step == args.profile else None
-            r = run(real, bodies(step, base, f"r{i}", args.requests, stack.tmp), real_prefix, profile)
-            b = run(bare, bodies(step, base, f"b{i}", args.requests, stack.tmp), bare_prefix)
-            print(f"  {W.STEPS[step][0]:55} {r:9.0f} {b:9.0f} {b / r:9.2f}x", flush=True)
+            # Real and bare take turns in rounds, so a change in the machine's load hits both alike.
+            per_round = max(args.requests // args.rounds, 1)
+            real_runs, bare_runs = [], []
+            for k in range(args.rounds):
+                real_runs.append(run(real, bodies(step, base, f"r{i}x{k}", per_round, stack.tmp), real_prefix, profile))
+                bare_runs.append(run(bare, bodies(step, base, f"b{i}x{k}", per_round, stack.tmp), bare_prefix))
+            r, b = statistics.median(real_runs), statistics.median(bare_runs)
+            ratio = statistics.median(y / x for x, y in zip(real_runs, bare_runs))
+            print(f"  {W.STEPS[step][0]:55} {r:9.0f} {b:9.0f} {ratio:9.2f}x", flush=True)
             if profile:
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
     finally:

@@ -135,6 +135,22 @@ class Stack:
         self.database_url = database_url or f"sqlite:///{self.tmp / 'bench.db'}"
         self.database_kind = self.database_url.split(":", 1)[0].split("+")[0]
         db.upgrade(self.database_url)
+        self.mirror_languages()
+
+    def mirror_languages(self) -> None:
+        """What every running worker keeps in Redis (hotline.conversations.mirror_languages): the
+        phones' chosen languages, marked complete, so a webhook step does not ask the database.
+        The benchmarks run no worker (or start one later), so they do it once here."""
+        from redis import Redis
+        from sqlalchemy.orm import sessionmaker
+
+        from hotline import conversations
+
+        engine = db.make_engine(self.database_url)
+        try:
+            conversations.mirror_languages(Redis.from_url(self.redis_url), sessionmaker(engine))
+        finally:
+            engine.dispose()
 
     def spawn(self, argv: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
         """Start a process with its output in the temp folder."""

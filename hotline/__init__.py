@@ -24,7 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Refuses to start on configuration errors: they are raised here with their lines.
-    app.extensions["hotline"] = services_module.build(settings)
+    # No pre-ping: the webhooks run a step again on a dead connection (db.retry_on_disconnect).
+    app.extensions["hotline"] = services_module.build(settings, pre_ping=False)
     webhooks.init_app(app)
     api.init_app(app)
     console.init_app(app)

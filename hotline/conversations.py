@@ -59,17 +59,27 @@ SEEN_TTL = 2 * 24 * 3600
 """How long the answer to a provider message is kept for its resends (providers resend within minutes)."""
 
 LANGUAGE_TTL = 24 * 3600
-"""How long a phone's remembered language is cached (the database keeps it for good)."""
+"""How long 'this phone chose no language', read from the database, is cached."""
 
 NO_LANGUAGE = "-"
 """Cached for a phone that never chose a language (so the database is not asked on every step)."""
+
+MIRROR_KEY = "hotline:lang:complete"
+"""Set once every chosen language in the database is also in Redis (`mirror_languages`): a phone
+with no language key then has none, and a step never asks the database. Redis losing its data
+loses this key too, so steps ask the database again until a worker mirrors the table again."""
+
+MIRROR_SECONDS = 3600
+"""The mirror is redone this often (it only fills keys that are missing)."""
 
 _OPEN_STEP = Script(None, b"""
 local seen = redis.call('GET', KEYS[1])
 if seen then return {seen} end
 local count = redis.call('INCR', KEYS[2])
 if count == 1 then redis.call('EXPIRE', KEYS[2], 120) end
-return {'', count, redis.call('GET', KEYS[3]) or '', redis.call('GET', KEYS[4]) or ''}
+local language = redis.call('GET', KEYS[4])
+if not language and redis.call('EXISTS', KEYS[5]) == 1 then language = '-' end
+return {'', count, redis.call('GET', KEYS[3]) or '', language or ''}
 """)
 """Before a step: the stored answer if the message was handled before (nothing counted), else
 the phone's rate count this minute, its conversation and its cached language."""
@@ -102,7 +112,7 @@ def open_step(redis: Redis, provider: str, external_id: str, channel: str, phone
     still makes a storing step idempotent, and the rate limit lets the message through)."""
     minute = int((now or time.time()) // 60)
     keys = [seen_key(provider, external_id), f"hotline:rate:{phone_hash}:{minute}", _key(channel, phone_hash),
-            language_key(phone_hash)]
+            language_key(phone_hash), MIRROR_KEY]
     try:
         reply = _OPEN_STEP(keys=keys, client=redis)
     except RedisError as exc:
@@ -123,10 +133,12 @@ def open_step(redis: Redis, provider: str, external_id: str, channel: str, phone
 _FINISH_STEP = Script(None, b"""
 if ARGV[1] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6]) end
+if ARGV[5] == '-' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[6])
+elseif ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5]) end
 return 1
 """)
-"""After a step: keep (or forget) the conversation, keep the answer for resends, cache the language."""
+"""After a step: keep (or forget) the conversation, keep the answer for resends, and keep the phone's
+language: a chosen one for good (it mirrors the database), 'none chosen' for LANGUAGE_TTL."""
 
 
 def finish_step(redis: Redis, provider: str, external_id: str, channel: str, phone_hash: str,
@@ -166,3 +178,34 @@ def _decode(raw: bytes | str | None) -> dict | None:
     except ValueError:
         return None
     return state if isinstance(state, dict) else None
+
+
+_MIRROR_MISSING = Script(None, b"""
+for i, key in ipairs(KEYS) do
+  local current = redis.call('GET', key)
+  if not current or current == '-' then redis.call('SET', key, ARGV[i]) end
+end
+return #KEYS
+""")
+"""Fill in languages that are missing (or cached as none), never overwriting a newer choice."""
+
+MIRROR_BATCH = 1000
+
+
+def mirror_languages(redis: Redis, session_factory) -> int | None:
+    """Copy every chosen language from the database into Redis, then mark the mirror complete for
+    MIRROR_SECONDS. Does nothing (None) while the mark is there; else the number of phones copied.
+    Run by a worker's maintenance, so a step only asks the database while the mark is missing."""
+    from sqlalchemy import select
+
+    from hotline.models import Reporter
+
+    if redis.exists(MIRROR_KEY):
+        return None
+    with session_factory() as session:
+        rows = session.execute(select(Reporter.hash, Reporter.language).where(Reporter.language.is_not(None))).all()
+    for start in range(0, len(rows), MIRROR_BATCH):
+        batch = rows[start:start + MIRROR_BATCH]
+        _MIRROR_MISSING(keys=[language_key(h) for h, _ in batch], args=[lang for _, lang in batch], client=redis)
+    redis.set(MIRROR_KEY, "1", ex=MIRROR_SECONDS)
+    return len(rows)

@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+T = TypeVar("T")
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL and a busy timeout so web and worker can share it."""
+
+def make_engine(url: str, pre_ping: bool = True) -> Engine:
+    """An engine for `url`; SQLite gets WAL and a busy timeout so web and worker can share it.
+
+    `pre_ping` tests every pooled PostgreSQL connection before use (one round trip each time).
+    The web process turns it off: its webhooks run a step again on a connection found dead
+    (`retry_on_disconnect`), and SQLAlchemy then drops every older pooled connection at once."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -29,7 +37,19 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgres://"):]
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=pre_ping)
+
+
+def retry_on_disconnect(fn: Callable[[], T], attempts: int = 2) -> T:
+    """Run `fn` (a whole transaction), once more if the database connection turned out to be dead
+    (the database restarted): the first failure empties the pool, so the second try connects afresh."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline import alerts, conversations, outbox, reports
+from hotline import alerts, conversations, db, outbox, reports
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
 from hotline.models import InboundMessage, OutboundMessage, Reporter
@@ -80,7 +80,11 @@ class DbBackend:
         """The sender's language: chosen before, else the contact's, else the line's first."""
         chosen = self.cached_language
         if chosen is None:  # not cached: ask the database, and cache the answer after the step
-            chosen = self.conn.execute(_LANGUAGE, {"hash": self.phone_hash}).scalar() or ""
+            if self._conn is not None:
+                chosen = self._conn.execute(_LANGUAGE, {"hash": self.phone_hash}).scalar() or ""
+            else:  # one statement outside any transaction: no BEGIN and COMMIT round trips
+                with self.s.db_autocommit.connect() as conn:
+                    chosen = conn.execute(_LANGUAGE, {"hash": self.phone_hash}).scalar() or ""
             self.learned_language = chosen
         if chosen and chosen != conversations.NO_LANGUAGE:
             return chosen
@@ -159,20 +163,23 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
     if opening.over_rate:
         lang = s.directory.line.languages[0]
         return Answer(s.engine.config.text(lang, "rate_limited"), True)
-    for attempt in range(STEP_ATTEMPTS):
+    def run_once() -> tuple[DbBackend, Reply, list[tuple[outbox.Work, bool]]]:
         backend = DbBackend(s, inbound, phone_hash, opening.language)
         try:
-            reply, jobs = _run_step(s, inbound, backend, opening.state, now)
+            return backend, *_run_step(s, inbound, backend, opening.state, now)
+        finally:
+            backend.close()
+
+    for attempt in range(STEP_ATTEMPTS):
+        try:
+            backend, reply, jobs = db.retry_on_disconnect(run_once)
             break
         except IntegrityError:
-            backend.close()
             seen = _seen(s, inbound)
             if seen:  # a resend of this message was handled first (or Redis forgot the answer)
                 return seen
             if attempt == STEP_ATTEMPTS - 1:
                 raise
-        finally:
-            backend.close()
 
     conversations.finish_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,
                               reply.state, (reply.text, reply.end), backend.learned_language,
@@ -216,6 +223,11 @@ def handle_status(s: Services, update: StatusUpdate) -> None:
     """A provider's delivery news for a message we sent (unknown ids are ignored)."""
     if update.status is None:
         return
+    db.retry_on_disconnect(lambda: _apply_status(s, update))
+
+
+def _apply_status(s: Services, update: StatusUpdate) -> None:
+    """handle_status's transaction."""
     with s.Session.begin() as session:
         message = session.scalar(select(OutboundMessage).where(OutboundMessage.provider == update.provider,
                                                                OutboundMessage.provider_message_id == update.provider_message_id))

@@ -44,6 +44,8 @@ class Services:
         self._checked_at = time.monotonic()
         self._reloading = threading.Lock()
         self.config_problems: list = []
+        self.db_autocommit = db.execution_options(isolation_level="AUTOCOMMIT")
+        """The same pool for single reads that need no transaction."""
 
     @property
     def directory(self) -> Directory:
@@ -129,9 +131,9 @@ def _load_config(directory_path: str, config_dir: str, idle_seconds: int, finger
     return directory, engine
 
 
-def build(settings: Settings) -> Services:
-    """Connect everything for one process (no network traffic until first use)."""
+def build(settings: Settings, pre_ping: bool = True) -> Services:
+    """Connect everything for one process (no network traffic until first use); `pre_ping`: see db.make_engine."""
     directory, engine = load_config(settings)
-    db = make_engine(settings.database_url)
+    db = make_engine(settings.database_url, pre_ping=pre_ping)
     redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
     return Services(settings, db, make_sessionmaker(db), redis, Vault(settings.data_key), directory, engine)

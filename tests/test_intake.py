@@ -219,3 +219,59 @@ def test_a_chosen_language_is_remembered_with_or_without_redis(client, services)
     assert english in ussd(client, "ATUid_l3", "")  # English again, from the database
     assert english in ussd(client, "ATUid_l4", "")  # and from the cache it filled
     assert english not in ussd(client, "ATUid_l5", "", phone="+85512345679")  # another phone: Khmer
+
+
+def _statements(services):
+    """A list that fills with every SQL statement the app's engine runs from now on."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, *args):  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(services.db, "before_cursor_execute", before)
+    return seen
+
+
+def test_with_the_language_mirror_a_menu_step_never_asks_the_database(client, services):
+    from hotline import conversations
+
+    english, other = "Worrying job offer", "+85512345679"
+    ussd(client, "ATUid_n1", "6*2")  # PHONE chooses English
+    services.redis.flushall()  # Redis loses everything, the mirror's mark too
+    statements = _statements(services)
+    assert english in ussd(client, "ATUid_n2", "")  # from the database
+    assert any("reporters" in s for s in statements)
+    services.redis.flushall()
+    assert conversations.mirror_languages(services.redis, services.Session) == 1
+    assert conversations.mirror_languages(services.redis, services.Session) is None  # marked complete
+    statements.clear()
+    assert english in ussd(client, "ATUid_n3", "")  # from the mirror
+    assert english not in ussd(client, "ATUid_n4", "", phone=other)  # no key, mirror complete: none chosen
+    assert statements == []
+
+
+def test_the_mirror_fills_gaps_but_never_overwrites_a_newer_choice(client, services):
+    from hotline import conversations
+
+    ussd(client, "ATUid_g1", "6*2")  # PHONE: English, in the database and in Redis
+    ussd(client, "ATUid_g2", "6*1", phone="+85512345679")  # another phone: Khmer
+    key = conversations.language_key(services.vault.lookup_hash("+85512345679"))
+    services.redis.set(key, conversations.NO_LANGUAGE)  # as if its step's last round trip had failed
+    services.redis.set(conversations.language_key(services.vault.lookup_hash(PHONE)), "km")  # a newer choice
+    assert conversations.mirror_languages(services.redis, services.Session) == 2
+    assert services.redis.get(key) == b"km"
+    assert services.redis.get(conversations.language_key(services.vault.lookup_hash(PHONE))) == b"km"
+
+
+def test_a_workers_maintenance_round_mirrors_the_languages(client, services):
+    from hotline import conversations, queues
+    from workers.worker import HotlineWorker
+
+    ussd(client, "ATUid_w1", "6*2")
+    services.redis.flushall()
+    worker = HotlineWorker([queues.queue(q, services.redis) for q in queues.ALL], connection=services.redis)
+    worker.run_maintenance_tasks()
+    assert services.redis.exists(conversations.MIRROR_KEY)
+    assert services.redis.get(conversations.language_key(services.vault.lookup_hash(PHONE))) == b"en"

@@ -1,4 +1,5 @@
-"""The line's rq worker: rq's SimpleWorker, plus the outbox sweep and retention in its maintenance round."""
+"""The line's rq worker: rq's SimpleWorker, plus the outbox sweep, the language mirror and retention
+in its maintenance round."""
 from __future__ import annotations
 
 import logging
@@ -32,6 +33,11 @@ class HotlineWorker(SimpleWorker):
             counts = sweep_outbox()
             if any(counts.values()):
                 log.info("outbox sweep re-enqueued %s", counts)
+            from hotline import conversations
+
+            mirrored = conversations.mirror_languages(services().redis, services().Session)
+            if mirrored is not None:
+                log.info("mirrored the chosen language of %d phones into Redis", mirrored)
             if self.connection.set("hotline:retention-lock", self.name, nx=True, ex=RETENTION_EVERY):
                 from workers.jobs import erase_expired_numbers
 
