@@ -157,6 +157,32 @@ def test_postgresql_restarted_under_load(services, cluster):
         time.sleep(1.0)
         subprocess.run(command, shell=True, check=True, timeout=120)   # the database goes away mid-load
         results = [f.result() for f in futures]
+    # This process's pool (the web app's, which does not pre-ping) still holds connections from
+    # before the restart: start afresh to check, as a web process does after its first failure.
+    services.db.dispose()
     numbers = [n for status, n in results if status == "ok"]
     assert len(numbers) >= 30, results                                # the line came back and answered
     delivered_once(services, fake, numbers)
+
+
+def test_a_webhook_step_runs_again_when_its_pooled_connection_was_killed(postgres, client, services):
+    """The web process does not pre-ping its connections: a step that meets a dead one runs again."""
+    from sqlalchemy import text
+
+    from hotline.db import make_engine
+    from tests.test_intake import ussd
+
+    ussd(client, "ATUid_k0", "3*14010101")  # the pool now holds a connection
+    with services.db_autocommit.connect() as conn:
+        mine = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    killer = make_engine(postgres)  # a connection of its own kills every other backend of this database
+    with killer.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    killer.dispose()
+    answer = ussd(client, "ATUid_k1", "3*14010101")
+    assert answer.startswith("END ")
+    with services.Session() as session:
+        assert len(session.scalars(select(Report)).all()) == 2
+    with services.db_autocommit.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != mine

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
@@ -31,9 +32,20 @@ def _locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Only the console has sessions. Webhooks, the partner API and /healthz never read or set a
+    session cookie (a signed cookie costs a serializer on every request, and they need none)."""
+
+    def open_session(self, app: Flask, request):  # noqa: ANN001, ANN201
+        if not request.path.startswith("/console"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Register the console, its login, CSRF, languages and security headers."""
     settings = app.config["HOTLINE"]
+    app.session_interface = ConsoleSessions()
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_SECURE", settings.production)
