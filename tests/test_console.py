@@ -197,7 +197,7 @@ def test_admin_creates_users_with_one_time_passwords(client, services):
 
 def test_idle_session_is_signed_out(client, services):
     sign_in(client, services, "staff", "admin")
-    with client.session_transaction() as session:
+    with client.session_transaction("/console/") as session:
         session["seen"] -= 31 * 60
     assert "/console/login" in client.get("/console/").location
 
