@@ -74,10 +74,12 @@ def _retry(s) -> Retry:
     return Retry(max=len(intervals), interval=intervals)
 
 
-def enqueue(s, work: Work, urgent: bool = False) -> bool:
-    """Hand one delivery to the workers, retried with backoff; on failure it waits for the sweep."""
+def enqueue(s, work: Work, urgent: bool = False, at_front: bool = False) -> bool:
+    """Hand one delivery to the workers, retried with backoff; on failure it waits for the sweep.
+    `at_front`: before the jobs already waiting in its queue (a routed report's alerts do not
+    wait behind the routing of every report that came after it)."""
     return _enqueue(s, queues.URGENT if urgent else queues.DEFAULT, work.func, work.id, work.job_id,
-                    retry=_retry(s))
+                    retry=_retry(s), at_front=at_front)
 
 
 def max_attempts(s) -> int:
@@ -85,7 +87,8 @@ def max_attempts(s) -> int:
     return len(s.settings.retry_intervals) + 1
 
 
-def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str, retry: Retry | None = None) -> bool:
+def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str, retry: Retry | None = None,
+             at_front: bool = False) -> bool:
     """Enqueue a job by id (a job with the same id that is still waiting is not doubled)."""
     try:
         q = queues.queue(queue_name, s.redis)
@@ -93,7 +96,7 @@ def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str, retry: Retry 
         if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started"):
             return True
         q.enqueue(func, arg, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=30 * 86400,
-                  retry=retry)
+                  retry=retry, at_front=at_front)
         return True
     except RedisError as exc:
         log.warning("queue unavailable, %s waits for the sweep: %s", job_id, type(exc).__name__)

@@ -275,3 +275,16 @@ def test_a_workers_maintenance_round_mirrors_the_languages(client, services):
     worker.run_maintenance_tasks()
     assert services.redis.exists(conversations.MIRROR_KEY)
     assert services.redis.get(conversations.language_key(services.vault.lookup_hash(PHONE))) == b"en"
+
+
+def test_a_routed_reports_alerts_go_ahead_of_the_routing_waiting_in_the_queue(client, services):
+    ussd(client, "ATUid_b1", "3*14010101")
+    ussd(client, "ATUid_b2", "3*14010101", phone="+85512345679")
+    with services.Session() as session:
+        first, second = session.scalars(select(Report.id).order_by(Report.id)).all()
+    assert _queued(services, "urgent") == [f"route-{first}", f"route-{second}"]
+    services.redis.lpop("rq:queue:urgent")  # the worker takes the first report's routing job
+    assert jobs.route_report(first) == "routed"
+    waiting = _queued(services, "urgent")
+    assert waiting[-1] == f"route-{second}" and len(waiting) == 3  # two alert SMS, ahead of it
+    assert all(job.startswith("sms-") for job in waiting[:2])

@@ -273,9 +273,11 @@ def _plan(s, report: Report) -> routing.Plan:
 
 
 def _enqueue_all(s, work: list[Work], urgent: bool) -> None:
-    """Hand every created delivery to the queue, retried with backoff."""
+    """Hand every created delivery to the queue, retried with backoff, ahead of the jobs waiting
+    there: in a burst, a report's alerts leave as soon as it is routed, not after every report
+    behind it has been routed too."""
     for item in work:
-        outbox.enqueue(s, item, urgent)
+        outbox.enqueue(s, item, urgent, at_front=True)
 
 
 def _schedule_escalation(s, report_id: int, level: int, seconds: int, urgent: bool) -> None:
