@@ -52,7 +52,7 @@ def plot(path: Path, levels: list[int], results: dict, m: dict, database: str, d
     ax2.set_ylabel("throughput (requests/s, log scale)")
     ax2.set_title("throughput")
     ax2.legend(fontsize=8)
-    fig.suptitle(f"USSD final step (stores an urgent report): real app vs bare Flask, gunicorn 2 workers x 4 threads,"
+    fig.suptitle(f"USSD final step (stores an urgent report): real app vs bare Flask, gunicorn {W.procfile_settings()},"
                  f" {database}, {duration:g} s per point\n{W.machine_line(m)}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ session, Angkrong village: each is routed to a village leader and the duty unit)
 worker routes and alerts them, as in production.
 
 RSS is read from /proc (psutil) after a warm-up of 100 reports ("start"), every 1,000
-reports, and at the end ("after"). The web figures are for each of the 2 gunicorn workers.
+reports, and at the end ("after"). The web figures are for each gunicorn worker (the Procfile says how many).
 The worker figure is the `python -m workers` process. Since the worker became rq's
 SimpleWorker it runs every job itself; with a forking worker class (rq's `Worker`, before
 2026-11-24 22:06) each job ran in a forked "work horse", and the largest horse seen (sampled

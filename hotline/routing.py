@@ -45,12 +45,14 @@ class Plan:
 
 @dataclass(frozen=True)
 class _Index:
-    """Where to find contacts, as positions in the `contacts` tuple it was built from."""
+    """Where to find contacts, as ranks in `by_id` (the contacts sorted by id, the order every
+    list of a plan is in, so a plan needs no sorting of its own)."""
 
     contacts: tuple[Contact, ...]  # the directory's tuple, to tell when it was replaced
     gazetteer: Gazetteer
-    by_type: dict[str, dict[str, tuple[int, ...]]]  # report type -> area code -> contacts, in directory order
-    agencies: tuple[int, ...]      # every agency, in directory order
+    by_id: tuple[Contact, ...]     # the same contacts, sorted by id
+    by_type: dict[str, dict[str, tuple[int, ...]]]  # report type -> area code -> ranks in by_id, ascending
+    agencies: tuple[int, ...]      # every agency's rank, ascending
 
 
 _INDEX_ATTR = "_routing_index"  # where the index is kept on the Directory object
@@ -58,16 +60,17 @@ _INDEX_ATTR = "_routing_index"  # where the index is kept on the Directory objec
 
 def _build_index(contacts: tuple[Contact, ...], gazetteer: Gazetteer) -> _Index:
     """Index `contacts` by each report type they take and each area code they list."""
+    by_id = tuple(sorted(contacts, key=_BY_ID))  # stable: contacts sharing an id keep directory order
     by_type: dict[str, dict[str, list[int]]] = {}
-    for position, contact in enumerate(contacts):
+    for rank, contact in enumerate(by_id):
         codes = dict.fromkeys(contact.areas)  # each area once, however often it is listed
         for type_ in contact.reports:
             by_area = by_type.setdefault(type_, {})
             for code in codes:
-                by_area.setdefault(code, []).append(position)
-    agencies = tuple(i for i, c in enumerate(contacts) if c.kind == "agency")
+                by_area.setdefault(code, []).append(rank)
+    agencies = tuple(i for i, c in enumerate(by_id) if c.kind == "agency")
     frozen = {type_: {code: tuple(ps) for code, ps in by_area.items()} for type_, by_area in by_type.items()}
-    return _Index(contacts, gazetteer, frozen, agencies)
+    return _Index(contacts, gazetteer, by_id, frozen, agencies)
 
 
 def _index(directory: Directory) -> _Index:
@@ -111,31 +114,30 @@ def plan(report: RouteInput, directory: Directory) -> Plan:
     gaz = directory.gazetteer
     conflicted = numbers_in_report(report, directory.line.country)
     index = _index(directory)
-    contacts = index.contacts
+    ranked = index.by_id
     by_depth: dict[int, list[Contact]] = {}
     agencies: list[Contact] = []
     skipped: list[str] = []
     if report.area_code is None or report.area_code not in gaz:
         # Nowhere known: no leader covers it, so every agency handling the type gets it.
-        national = [c for c in (contacts[i] for i in index.agencies) if report.type in c.reports
-                    and not (c.phone and c.phone in conflicted)]
-        return Plan((), tuple(sorted(national, key=_BY_ID)), ())
-    # Each contact taking the type and covering the report's area, with its deepest area that does.
+        national = tuple(c for c in (ranked[i] for i in index.agencies) if report.type in c.reports
+                         and not (c.phone and c.phone in conflicted))
+        return Plan((), national, ())
+    # Each contact taking the type and covering the report's area, with its deepest area that does:
+    # the path runs from the province down, so a deeper area's depth overwrites a shallower one's.
     by_area = index.by_type.get(report.type, {})
     deepest: dict[int, int] = {}
-    for area in gaz.path(report.area_code):  # the report's area and every area above it
-        depth = gaz.depth(area.code)
-        for position in by_area.get(area.code, ()):
-            if depth > deepest.get(position, -1):
-                deepest[position] = depth
-    for position in sorted(deepest):  # directory order, as a scan of every contact would go
-        contact = contacts[position]
-        if contact.phone and contact.phone in conflicted:
+    for depth, area in enumerate(gaz.path(report.area_code), start=1):  # 1 province ... 4 village
+        for rank in by_area.get(area.code, ()):
+            deepest[rank] = depth
+    for rank in sorted(deepest):  # by id: every list below comes out in the order a plan keeps
+        contact = ranked[rank]
+        if conflicted and contact.phone in conflicted:
             skipped.append(contact.id)  # safety rule 4: never alert a contact named in the report
             continue
         if contact.kind == "agency":
             agencies.append(contact)
         else:
-            by_depth.setdefault(deepest[position], []).append(contact)
-    levels = tuple(tuple(sorted(by_depth[d], key=_BY_ID)) for d in sorted(by_depth, reverse=True))
-    return Plan(levels, tuple(sorted(agencies, key=_BY_ID)), tuple(sorted(skipped)))
+            by_depth.setdefault(deepest[rank], []).append(contact)
+    levels = tuple(tuple(by_depth[d]) for d in sorted(by_depth, reverse=True))
+    return Plan(levels, tuple(agencies), tuple(skipped))
