@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 from hotline import phones
-from hotline.areas import Gazetteer
+from hotline.areas import LEVELS, Gazetteer
 from hotline.directory import Contact, Directory
 
 _BY_ID = attrgetter("id")
@@ -53,6 +53,7 @@ class _Index:
     by_id: tuple[Contact, ...]     # the same contacts, sorted by id
     by_type: dict[str, dict[str, tuple[int, ...]]]  # report type -> area code -> ranks in by_id, ascending
     agencies: tuple[int, ...]      # every agency's rank, ascending
+    is_agency: tuple[bool, ...]    # by rank
 
 
 _INDEX_ATTR = "_routing_index"  # where the index is kept on the Directory object
@@ -70,7 +71,7 @@ def _build_index(contacts: tuple[Contact, ...], gazetteer: Gazetteer) -> _Index:
                 by_area.setdefault(code, []).append(rank)
     agencies = tuple(i for i, c in enumerate(by_id) if c.kind == "agency")
     frozen = {type_: {code: tuple(ps) for code, ps in by_area.items()} for type_, by_area in by_type.items()}
-    return _Index(contacts, gazetteer, by_id, frozen, agencies)
+    return _Index(contacts, gazetteer, by_id, frozen, agencies, tuple(c.kind == "agency" for c in by_id))
 
 
 def _index(directory: Directory) -> _Index:
@@ -115,7 +116,6 @@ def plan(report: RouteInput, directory: Directory) -> Plan:
     conflicted = numbers_in_report(report, directory.line.country)
     index = _index(directory)
     ranked = index.by_id
-    by_depth: dict[int, list[Contact]] = {}
     agencies: list[Contact] = []
     skipped: list[str] = []
     if report.area_code is None or report.area_code not in gaz:
@@ -130,14 +130,15 @@ def plan(report: RouteInput, directory: Directory) -> Plan:
     for depth, area in enumerate(gaz.path(report.area_code), start=1):  # 1 province ... 4 village
         for rank in by_area.get(area.code, ()):
             deepest[rank] = depth
+    is_agency = index.is_agency
+    by_depth = [[] for _ in range(len(LEVELS) + 1)]  # leaders by the depth of their deepest area
     for rank in sorted(deepest):  # by id: every list below comes out in the order a plan keeps
         contact = ranked[rank]
         if conflicted and contact.phone in conflicted:
             skipped.append(contact.id)  # safety rule 4: never alert a contact named in the report
-            continue
-        if contact.kind == "agency":
+        elif is_agency[rank]:
             agencies.append(contact)
         else:
-            by_depth.setdefault(deepest[rank], []).append(contact)
-    levels = tuple(tuple(by_depth[d]) for d in sorted(by_depth, reverse=True))
+            by_depth[deepest[rank]].append(contact)
+    levels = tuple(tuple(leaders) for leaders in reversed(by_depth) if leaders)  # deepest first
     return Plan(levels, tuple(agencies), tuple(skipped))
