@@ -16,7 +16,7 @@ Checks on every answer: status < 500; a webhook 4xx names its problem (non-empty
 a resend of an identical webhook request gets the same status as the first.
 
     pytest tests/test_fuzz.py -s                                 # 10,000 requests, prints the histogram
-    HOTLINE_FUZZ_REQUESTS=100000 pytest tests/test_fuzz.py -s    # the long run (6 to 11 minutes here)
+    HOTLINE_FUZZ_REQUESTS=100000 pytest tests/test_fuzz.py -s    # the long run (4½ to 11 minutes here)
     HOTLINE_FUZZ_SEED=7 pytest tests/test_fuzz.py -s             # another seed (default 20260101)
 
 A failure lists the first offending requests (method, path, headers, body) for replay.
