@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import os
 import pstats
 import statistics
@@ -26,6 +27,7 @@ from pathlib import Path
 import webload as W
 
 ROOT = Path(__file__).resolve().parent.parent
+_SENDERS = itertools.count()
 
 
 def ussd_body(text: str, nonce: str, u: int) -> str:
@@ -41,7 +43,8 @@ def bodies(step: str, base_url: str, nonce: str, n: int, tmp: Path) -> list[tupl
         path = f"/webhooks/africastalking/ussd?token={W.AT_TOKEN}"
         return [(path, {}, ussd_body(text, nonce, u)) for u in range(n)]
     file = tmp / f"sms-{nonce}.txt"
-    W.write_sms_bodies(file, n, base_url, nonce, 0)
+    # A new sender for every SMS of the whole run: a second SMS from a sender adds words to their report.
+    W.write_sms_bodies(file, n, base_url, nonce, next(_SENDERS) * 1_000_000)
     out = []
     for line in file.read_text().splitlines():
         signature, body = line.split("\t", 1)
