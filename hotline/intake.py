@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline import alerts, conversations, db, outbox, reports
+from hotline import alerts, conversations, db, outbox, reportnumber, reports
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
 from hotline.models import InboundMessage, OutboundMessage, Reporter
@@ -40,6 +40,7 @@ class DbBackend:
         self.learned_language: str | None = None
         self.wrote = False
         self.created: list[int] = []
+        self.pending: list[tuple[str, dict]] = []
         self.created_urgent = False
         self.work: list[outbox.Work] = []
         self._conn: Connection | None = None
@@ -92,13 +93,23 @@ class DbBackend:
         return contact.language if contact else self.s.directory.line.languages[0]
 
     def submit(self, draft: Draft) -> str:
-        """Store the report now, before the reporter is told its number."""
+        """A number for the report, stored with the step's other writes at its end (`store_reports`),
+        before the reporter is told it: the write lock is held only for the inserts and the commit."""
         self.wrote = True
-        report_id, number = reports.create(self.conn, self.s.vault, draft, self.inbound.sender,
-                                           self.inbound.provider)
-        self.created.append(report_id)
+        number = reportnumber.generate()
+        self.pending.append((number, reports.new_values(self.s.vault, draft, self.inbound.sender,
+                                                        self.inbound.provider)))
         self.created_urgent = self.created_urgent or draft.type == "urgent"
         return number
+
+    def store_reports(self) -> None:
+        """Insert the reports the step submitted; NumberTaken if a number went to another report."""
+        for number, values in self.pending:
+            report_id = reports.insert(self.conn, number, values)
+            if report_id is None:
+                raise NumberTaken(number)
+            self.created.append(report_id)
+        self.pending.clear()
 
     def status(self, number: str) -> str | None:
         """A report's status by number."""
@@ -145,7 +156,12 @@ class DbBackend:
 
 
 STEP_ATTEMPTS = 3
-"""A step whose commit hit a unique constraint (a concurrent first use of a phone's row) is run again."""
+"""A step whose commit hit a unique constraint (a concurrent first use of a phone's row), or whose
+report number was taken meanwhile, is run again."""
+
+
+class NumberTaken(Exception):
+    """The report number a step drew went to another report before the step stored its own."""
 
 
 def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> Answer:
@@ -180,6 +196,9 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
                 return seen
             if attempt == STEP_ATTEMPTS - 1:
                 raise
+        except NumberTaken:  # nothing was kept: run the step again, with another number
+            if attempt == STEP_ATTEMPTS - 1:
+                raise
 
     conversations.finish_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,
                               reply.state, (reply.text, reply.end), backend.learned_language,
@@ -191,13 +210,13 @@ def _run_step(s: Services, inbound: Inbound, backend: DbBackend, state: dict | N
               now: float) -> tuple[Reply, list[tuple[outbox.Work, bool]]]:
     """Run the engine for one step and commit what it stored; the reply and the jobs to enqueue."""
     lang = backend.language()
+    message = None
     if inbound.channel == "ussd":
         reply = s.engine.ussd(state, inbound.text, inbound.session_id or "", now, backend, lang)
     else:
         reply = s.engine.sms(state, inbound.text, now, backend, lang)
-    jobs = [(outbox.routing_work(report_id), backend.created_urgent) for report_id in backend.created]
-    jobs += [(work, False) for work in backend.work]
     if backend.wrote or not inbound.inline_reply:
+        backend.store_reports()
         # The answer is stored with what the step wrote: a resend never writes twice.
         report_id = backend.created[-1] if backend.created else None
         record_id = backend.conn.execute(_INSERT_INBOUND, {
@@ -206,8 +225,11 @@ def _run_step(s: Services, inbound: Inbound, backend: DbBackend, state: dict | N
         if not inbound.inline_reply and reply.text:
             message = outbox.new_sms(backend.session, s, f"reply:{record_id}", inbound.sender, reply.text,
                                      purpose="reply", urgent=True, report_id=report_id)
-            jobs.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), True))
     backend.commit()
+    jobs = [(outbox.routing_work(report_id), backend.created_urgent) for report_id in backend.created]
+    jobs += [(work, False) for work in backend.work]
+    if message is not None:
+        jobs.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), True))
     return reply, jobs
 
 

@@ -1,7 +1,8 @@
 """Storing reports and what happens to them: one module that writes reports and their timeline."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
+from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,7 @@ NUMBER_TRIES = 20
 
 _INSERT_REPORT = {name: dialect.insert(Report).on_conflict_do_nothing(index_elements=["number"]).returning(Report.id)
                   for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
-_INSERT_EVENT = insert(ReportEvent)
+_INSERT_EVENT = sql_insert(ReportEvent)
 """Built once: the webhook stores a report with these (both dialects have ON CONFLICT DO NOTHING)."""
 
 
@@ -25,19 +26,30 @@ def create(conn: Connection, vault: Vault, draft: Draft, sender: str | None, pro
 
     One statement per try: the insert skips a number already taken (by anyone, at any moment)
     and a fresh random number is tried instead."""
-    values = dict(type=draft.type, status="new", area_code=draft.area_code, answers=dict(draft.answers),
-                  language=draft.language, channel=draft.channel, provider=provider, consent=draft.consent,
-                  reporter_phone=vault.encrypt(sender) if sender else None,
-                  reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending")
-    statement = _INSERT_REPORT[conn.dialect.name]
+    values = new_values(vault, draft, sender, provider)
     for _ in range(NUMBER_TRIES):
         number = reportnumber.generate()
-        report_id = conn.execute(statement, dict(values, number=number)).scalar()
+        report_id = insert(conn, number, values)
         if report_id is not None:
-            conn.execute(_INSERT_EVENT, {"report_id": report_id, "kind": "created", "actor": "line",
-                                         "data": {"channel": draft.channel, "type": draft.type}})
             return report_id, number
     raise RuntimeError("could not find a free report number")
+
+
+def new_values(vault: Vault, draft: Draft, sender: str | None, provider: str) -> dict:
+    """The columns of a new report (all but its number), the reporter's number encrypted."""
+    return dict(type=draft.type, status="new", area_code=draft.area_code, answers=dict(draft.answers),
+                language=draft.language, channel=draft.channel, provider=provider, consent=draft.consent,
+                reporter_phone=vault.encrypt(sender) if sender else None,
+                reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending")
+
+
+def insert(conn: Connection, number: str, values: dict) -> int | None:
+    """Insert a report under `number` with its 'created' event: its id, or None if the number is taken."""
+    report_id = conn.execute(_INSERT_REPORT[conn.dialect.name], dict(values, number=number)).scalar()
+    if report_id is not None:
+        conn.execute(_INSERT_EVENT, {"report_id": report_id, "kind": "created", "actor": "line",
+                                     "data": {"channel": values["channel"], "type": values["type"]}})
+    return report_id
 
 
 def add_event(session: Session, report: Report, kind: str, actor: str = "line", data: dict | None = None) -> ReportEvent:

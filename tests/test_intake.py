@@ -288,3 +288,21 @@ def test_a_routed_reports_alerts_go_ahead_of_the_routing_waiting_in_the_queue(cl
     waiting = _queued(services, "urgent")
     assert waiting[-1] == f"route-{second}" and len(waiting) == 3  # two alert SMS, ahead of it
     assert all(job.startswith("sms-") for job in waiting[:2])
+
+
+def test_a_step_whose_report_number_was_taken_meanwhile_runs_again_with_another(client, services, monkeypatch):
+    from hotline import reportnumber as numbers
+
+    first = ussd(client, "ATUid_t1", "3*14010101")
+    with services.Session() as session:
+        taken = session.scalars(select(Report.number)).one()
+    fresh = numbers.generate()
+    while fresh == taken:
+        fresh = numbers.generate()
+    drawn = iter([taken, fresh])  # the first draw collides with the stored report
+    monkeypatch.setattr(numbers, "generate", lambda: next(drawn))
+    second = ussd(client, "ATUid_t2", "3*14010101", phone="+85512345679")
+    assert taken in first and fresh in second and taken not in second
+    with services.Session() as session:
+        assert sorted(session.scalars(select(Report.number))) == sorted([taken, fresh])
+        assert count(services, InboundMessage) == 2
