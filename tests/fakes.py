@@ -37,6 +37,7 @@ import re
 import secrets
 import threading
 import time
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,7 +80,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-class _FakeProvider:
+class _FakeProvider(ABC):
     """What both fakes share: the server thread, the script, the records."""
 
     def __init__(self, timeout_sleep: float = 1.0):
@@ -174,11 +175,13 @@ class _FakeProvider:
         h.end_headers()
         h.wfile.write(body)
 
+    @abstractmethod
     def _error(self, h: BaseHTTPRequestHandler, status: int) -> None:
-        raise NotImplementedError
+        """Answer a scripted HTTP error the way this provider does."""
 
+    @abstractmethod
     def _serve(self, h: BaseHTTPRequestHandler, path: str, form: dict, entry: str) -> None:
-        raise NotImplementedError
+        """Answer one request the way this provider does (`entry`: the scripted behaviour)."""
 
 
 class FakeTwilio(_FakeProvider):
