@@ -1,7 +1,11 @@
-"""Conversation state and rate limits in Redis, keyed by the phone's keyed hash only.
+"""What the webhook keeps in Redis, keyed by the phone's keyed hash only: conversation state,
+rate limits, each step's answer (for a provider's resends) and the phones' chosen languages
+(a mirror of the database). A step reads them in one round trip (`open_step`) and writes
+them, with its new jobs, in one more (`finish_step`).
 
 Redis being down never loses a report: state falls back to none (USSD replays the
-session's inputs) and the rate limit lets the message through.
+session's inputs), the rate limit lets the message through, the language is read from the
+database, and a step that stored something is made idempotent by the database.
 """
 from __future__ import annotations
 

@@ -179,6 +179,7 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
     if opening.over_rate:
         lang = s.directory.line.languages[0]
         return Answer(s.engine.config.text(lang, "rate_limited"), True)
+
     def run_once() -> tuple[DbBackend, Reply, list[tuple[outbox.Work, bool]]]:
         backend = DbBackend(s, inbound, phone_hash, opening.language)
         try:

@@ -27,6 +27,7 @@ from hotline.engine.dialogue import MAX_TEXT
 from hotline.engine.screens import fits_final, fits_screen
 from hotline.services import CONFIG_DIR, load_config
 from hotline.settings import Settings
+from tests.test_engine import FakeBackend
 
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     # Even with database=None Hypothesis caches constants and Unicode tables in ./.hypothesis:
@@ -58,16 +59,9 @@ STATUSES = ("new", "acknowledged", "in_progress", "referred", "closed")
 ACKS = ("done", "already", "unknown", "not_contact")
 
 
-class SeqBackend:
-    """Like tests/test_engine.py's FakeBackend, but report numbers come from a fixed sequence,
-    so replaying the same inputs gives byte-identical replies."""
-
-    def __init__(self):
-        self.reports: dict[str, dict] = {}
-        self.language = None
-        self.opted_out = None
-        self.details: list[tuple[str, str]] = []
-        self.acks: list[str] = []
+class SeqBackend(FakeBackend):
+    """tests/test_engine.py's FakeBackend, but report numbers come from a fixed sequence (so
+    replaying the same inputs gives byte-identical replies), statuses vary, and OK answers vary."""
 
     def submit(self, draft):
         number = _seq_number(len(self.reports))
@@ -75,18 +69,9 @@ class SeqBackend:
         self.reports[number] = {"draft": draft, "status": STATUSES[len(self.reports) % len(STATUSES)]}
         return number
 
-    def status(self, number):
-        return self.reports.get(number, {}).get("status")
-
     def add_detail(self, number, text):
         self.details.append((number, text))
         return number in self.reports
-
-    def set_language(self, lang):
-        self.language = lang
-
-    def set_opt_out(self, opted_out):
-        self.opted_out = opted_out
 
     def acknowledge(self, number):
         self.acks.append(number)
