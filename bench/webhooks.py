@@ -7,6 +7,11 @@ the Procfile's own `web:` settings on 127.0.0.1, and drives both with wrk, the s
 connections and duration, step by step: USSD first screen, a USSD menu step, the USSD final
 step that stores an urgent report, and a signed Twilio SMS that stores an unsorted report.
 Target: the worst step's throughput is at least 0.5x the bare app's, with no errors.
+
+A third app, the floor (`bench.bare_app:create_app(redis_round_trips=True)`), answers the
+same fixed replies after the two Redis round trips every real step makes, through the
+real code. Its ratio to the bare app shows how much of the target those round trips alone
+use up; `--no-floor` leaves it out.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ def main() -> int:
     parser.add_argument("--database-url", help="use this database (e.g. postgresql://...) instead of a temp SQLite; "
                                                "it is migrated and reports are added to it")
     parser.add_argument("--sms-bodies", type=int, default=30000, help="pre-signed SMS bodies for the real app")
+    parser.add_argument("--no-floor", action="store_true", help="leave out the floor app (bare + Redis round trips)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, database)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -55,6 +61,10 @@ def main() -> int:
         real = stack.gunicorn("hotline:create_app()", real_port, stack.app_env(real_port), "real.log")
         bare = stack.gunicorn("bench.bare_app:create_app()", bare_port, stack.app_env(bare_port), "bare.log")
         targets = {"real": real, "bare": bare}
+        if not args.no_floor:
+            floor_port = W.free_port()
+            targets["floor"] = stack.gunicorn("bench.bare_app:create_app(redis_round_trips=True)", floor_port,
+                                              stack.app_env(floor_port), "floor.log")
         runs = W.Runs()
         bodies = {"real": stack.tmp / "sms-real.txt", "bare": stack.tmp / "sms-bare.txt"}
         warm_bodies = {"real": stack.tmp / "sms-real-warm.txt", "bare": stack.tmp / "sms-bare-warm.txt"}
@@ -64,10 +74,13 @@ def main() -> int:
             W.write_sms_bodies(warm_bodies["real"], 5000, real.url, runs.nonce + "b", 50_000_000)
             W.write_sms_bodies(bodies["bare"], 5000, bare.url, runs.nonce + "c", 70_000_000)
             warm_bodies["bare"] = bodies["bare"]
+            if "floor" in targets:  # the floor reads nothing of the request: the bare app's bodies do
+                bodies["floor"] = warm_bodies["floor"] = bodies["bare"]
         wrk_log = stack.tmp / "wrk.log"
         for i, step in enumerate(steps):
             results[step] = {"what": W.STEPS[step][0]}
-            order = ("real", "bare") if i % 2 == 0 else ("bare", "real")  # neither always goes first
+            names = list(targets)
+            order = names[i % len(names):] + names[:i % len(names)]  # none always goes first
             for target in order:
                 g = targets[target]
                 script, warm_args = W.step_args(step, target, threads, runs, warm_bodies[target])
@@ -94,11 +107,15 @@ def main() -> int:
                 results[step][target] = r
             results[step]["ratio_rps"] = results[step]["real"]["rps"] / results[step]["bare"]["rps"]
             results[step]["ratio_p50"] = results[step]["real"]["p50_ms"] / max(1e-9, results[step]["bare"]["p50_ms"])
+            if "floor" in targets:
+                results[step]["floor_ratio_rps"] = results[step]["floor"]["rps"] / results[step]["bare"]["rps"]
+                results[step]["real_to_floor_rps"] = results[step]["real"]["rps"] / results[step]["floor"]["rps"]
         problems = {t: log_problems(stack.tmp / f"{t}.log") for t in targets}
     finally:
         stack.close(keep=args.keep)
     worst = min(steps, key=lambda s: results[s]["ratio_rps"])
     errors = sum(results[s][t]["errors"] for s in steps for t in ("real", "bare"))
+    floor_errors = sum(results[s]["floor"]["errors"] for s in steps if "floor" in results[s])
     met = results[worst]["ratio_rps"] >= TARGET_RATIO and errors == 0
     figures = {
         "benchmark": "webhooks",
@@ -110,6 +127,7 @@ def main() -> int:
         "worst_step": worst,
         "worst_ratio": round(results[worst]["ratio_rps"], 3),
         "errors": errors,
+        "floor_errors": floor_errors,
         "log_problems": problems,
         "target": f"worst step >= {TARGET_RATIO}x bare req/s, no errors",
         "target_met": met,
@@ -138,6 +156,14 @@ def main() -> int:
                   f"(more stored than answered = requests still in flight when wrk stopped)")
         if r.get("reused"):
             print(f"  {s}: {r['reused']} SMS bodies sent twice: raise --sms-bodies")
+    if any("floor" in results[s] for s in steps):
+        print("  floor = the bare app after the two Redis round trips of a real step (hotline.conversations' "
+              "open_step and finish_step), no other work:")
+        for s in steps:
+            f = results[s]["floor"]
+            print(f"    {results[s]['what']:<54} floor {f['rps']:>6.0f} req/s, p50 {W.fmt_ms(f['p50_ms'])} ms, "
+                  f"{f['server_cpu_ms_per_request']:.1f} CPU ms/req; floor/bare {results[s]['floor_ratio_rps']:.2f}x, "
+                  f"real/floor {results[s]['real_to_floor_rps']:.2f}x; errors {f['errors']}")
     for t, p in problems.items():
         if p["count"]:
             print(f"  {t} app log: {p['count']} lines of trouble, first: {p['first'][0][:160]}")

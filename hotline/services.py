@@ -11,6 +11,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotline import conversations
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
 from hotline.engine import Engine, load_dialogue
@@ -94,6 +95,7 @@ class Services:
     def close(self) -> None:
         """Release connections."""
         self.db.dispose()
+        conversations.close_lane(self.redis)
         self.redis.close()
 
 

@@ -306,3 +306,32 @@ def test_a_step_whose_report_number_was_taken_meanwhile_runs_again_with_another(
     with services.Session() as session:
         assert sorted(session.scalars(select(Report.number))) == sorted([taken, fresh])
         assert count(services, InboundMessage) == 2
+
+
+def test_a_step_reads_its_state_after_redis_dropped_its_connection(services):
+    from hotline import conversations
+
+    r = services.redis
+    conversations.finish_step(r, "t", "m1", "ussd", "h1", {"step": "x"}, ("CON a", False), None)
+    assert r.client_kill_filter(_type="normal", skipme=True) >= 1  # the step's own connection among them
+    opening = conversations.open_step(r, "t", "m2", "ussd", "h1", 100)
+    assert opening.state == {"step": "x"}  # read on a new connection, not taken for 'Redis down'
+    assert conversations.finish_step(r, "t", "m2", "ussd", "h1", {"step": "y"}, ("CON b", False), None)
+    assert conversations.open_step(r, "t", "m3", "ussd", "h1", 100).state == {"step": "y"}
+
+
+def test_each_process_and_thread_has_its_own_step_connection(services):
+    import threading
+
+    from hotline import conversations
+
+    first = conversations._lane(services.redis)
+    assert conversations._lane(services.redis) is first
+    other = []
+    thread = threading.Thread(target=lambda: other.append(conversations._lane(services.redis)))
+    thread.start()
+    thread.join()
+    assert other[0] is not first
+    conversations._LANES.pid = -1  # what a worker forked from this process sees
+    assert conversations._lane(services.redis) is not first
+    conversations.close_lane(services.redis)
