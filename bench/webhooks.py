@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 
@@ -34,16 +35,65 @@ def log_problems(path) -> dict:
     return {"count": len(lines), "first": lines[:5]}
 
 
+def sms_bodies(stack: W.Stack, url: str, nonce: str, n: int, block: int):
+    """A file of n pre-signed SMS bodies from senders of their own (block picks the senders)."""
+    path = stack.tmp / f"sms-{nonce}.txt"
+    W.write_sms_bodies(path, n, url, nonce, block * 1_000_000)
+    return path
+
+
+def measure(stack: W.Stack, g: W.Gunicorn, step: str, target: str, threads: int, runs: W.Runs, bodies, args,
+            wrk_log) -> dict:
+    """One measured wrk run of a step against one app, with the server's CPU and, for the real
+    app's storing steps, the reports it stored."""
+    stored_before = stack.count(f"select count(*) from reports where type = '{STORES[step]}'") \
+        if target == "real" and step in STORES else None
+    script, run_args = W.step_args(step, target, threads, runs, bodies)
+    cpu0 = g.cpu_seconds()
+    r = W.wrk(g.url, script, run_args, threads, args.connections, args.duration, wrk_log)
+    cpu = g.cpu_seconds() - cpu0
+    r["server_cpu_ms_per_request"] = cpu * 1000 / max(1, r["requests"])
+    r["server_cores_busy"] = cpu / (r["duration_us"] / 1e6)  # of the machine's 2 cores
+    if target == "real" and step == "twilio_sms":
+        r["errors"] += r["reused"]  # a resent MessageSid is answered from the stored reply
+    if stored_before is not None:
+        time.sleep(0.5)  # answers still in flight when wrk stopped
+        r["reports_stored"] = stack.count(
+            f"select count(*) from reports where type = '{STORES[step]}'") - stored_before
+        r["answered_2xx"] = r["requests"] - r["bad_status"]
+        if r["reports_stored"] < r["answered_2xx"] - r["bad_body"]:
+            r["errors"] += r["answered_2xx"] - r["bad_body"] - r["reports_stored"]
+    return r
+
+
+SUMMED = ("requests", "bad_status", "bad_body", "errors", "reused", "reports_stored", "answered_2xx",
+          "connect", "read", "write", "timeout", "socket_errors")
+
+
+def merge(runs: list[dict], warm: dict) -> dict:
+    """One app's rounds of a step as one result: counts summed, rates and times the median round's."""
+    out = {k: sum(r[k] for r in runs) for k in SUMMED if k in runs[0]}
+    for k in ("rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_ms_per_request", "server_cores_busy"):
+        out[k] = statistics.median(r[k] for r in runs)
+    out["rounds_rps"] = [round(r["rps"]) for r in runs]
+    out["warmup_errors"] = warm["errors"]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=12, help="seconds of each measured wrk run (default 12)")
+    parser.add_argument("--duration", type=float, default=6, help="seconds of each measured wrk run (default 6)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measured runs per step and app, the apps taking turns; the ratio is the median "
+                             "of the rounds' ratios (default 3)")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each run (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections, real and bare alike (default 16)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--steps", default=",".join(W.STEPS), help=f"comma-separated, of {', '.join(W.STEPS)}")
     parser.add_argument("--database-url", help="use this database (e.g. postgresql://...) instead of a temp SQLite; "
                                                "it is migrated and reports are added to it")
-    parser.add_argument("--sms-bodies", type=int, default=30000, help="pre-signed SMS bodies for the real app")
+    parser.add_argument("--sms-bodies", type=int, default=15000,
+                        help="pre-signed SMS bodies for each of the real app's rounds")
     parser.add_argument("--no-floor", action="store_true", help="leave out the floor app (bare + Redis round trips)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, database)")
     parser.add_argument("--json", action="store_true")
@@ -61,55 +111,46 @@ def main() -> int:
         real = stack.gunicorn("hotline:create_app()", real_port, stack.app_env(real_port), "real.log")
         bare = stack.gunicorn("bench.bare_app:create_app()", bare_port, stack.app_env(bare_port), "bare.log")
         targets = {"real": real, "bare": bare}
+        warmups: dict = {}
         if not args.no_floor:
             floor_port = W.free_port()
             targets["floor"] = stack.gunicorn("bench.bare_app:create_app(redis_round_trips=True)", floor_port,
                                               stack.app_env(floor_port), "floor.log")
         runs = W.Runs()
-        bodies = {"real": stack.tmp / "sms-real.txt", "bare": stack.tmp / "sms-bare.txt"}
-        warm_bodies = {"real": stack.tmp / "sms-real-warm.txt", "bare": stack.tmp / "sms-bare-warm.txt"}
+        warm_bodies: dict = {}
         if "twilio_sms" in steps:
-            W.write_sms_bodies(bodies["real"], args.sms_bodies, real.url, runs.nonce + "a", 0)
-            # Different senders too: a second SMS from a sender adds words to their report.
-            W.write_sms_bodies(warm_bodies["real"], 5000, real.url, runs.nonce + "b", 50_000_000)
-            W.write_sms_bodies(bodies["bare"], 5000, bare.url, runs.nonce + "c", 70_000_000)
-            warm_bodies["bare"] = bodies["bare"]
-            if "floor" in targets:  # the floor reads nothing of the request: the bare app's bodies do
-                bodies["floor"] = warm_bodies["floor"] = bodies["bare"]
+            # A new sender for every SMS of the whole run: a second SMS from a sender adds words to their report.
+            warm_bodies["real"] = sms_bodies(stack, real.url, runs.nonce + "w", 5000, 1)
+            warm_bodies["bare"] = warm_bodies["floor"] = sms_bodies(stack, bare.url, runs.nonce + "b", 5000, 2)
         wrk_log = stack.tmp / "wrk.log"
         for i, step in enumerate(steps):
             results[step] = {"what": W.STEPS[step][0]}
             names = list(targets)
-            order = names[i % len(names):] + names[:i % len(names)]  # none always goes first
-            for target in order:
-                g = targets[target]
-                script, warm_args = W.step_args(step, target, threads, runs, warm_bodies[target])
-                warm = W.wrk(g.url, script, warm_args, threads, args.connections, args.warmup, wrk_log)
-                time.sleep(0.3)
-                stored_before = stack.count(f"select count(*) from reports where type = '{STORES[step]}'") \
-                    if target == "real" and step in STORES else None
-                script, run_args = W.step_args(step, target, threads, runs, bodies[target])
-                cpu0 = g.cpu_seconds()
-                r = W.wrk(g.url, script, run_args, threads, args.connections, args.duration, wrk_log)
-                cpu = g.cpu_seconds() - cpu0
-                r["server_cpu_ms_per_request"] = cpu * 1000 / max(1, r["requests"])
-                r["server_cores_busy"] = cpu / (r["duration_us"] / 1e6)  # of the machine's 2 cores
-                r["warmup_errors"] = warm["errors"]
-                if target == "real" and step == "twilio_sms":
-                    r["errors"] += r["reused"]  # a resent MessageSid is answered from the stored reply
-                if stored_before is not None:
-                    time.sleep(0.5)  # answers still in flight when wrk stopped
-                    r["reports_stored"] = stack.count(
-                        f"select count(*) from reports where type = '{STORES[step]}'") - stored_before
-                    r["answered_2xx"] = r["requests"] - r["bad_status"]
-                    if r["reports_stored"] < r["answered_2xx"] - r["bad_body"]:
-                        r["errors"] += r["answered_2xx"] - r["bad_body"] - r["reports_stored"]
-                results[step][target] = r
-            results[step]["ratio_rps"] = results[step]["real"]["rps"] / results[step]["bare"]["rps"]
+            for target in names:
+                script, warm_args = W.step_args(step, target, threads, runs, warm_bodies.get(target))
+                warmups[target] = W.wrk(targets[target].url, script, warm_args, threads, args.connections,
+                                        args.warmup, wrk_log)
+            measured: dict = {t: [] for t in names}
+            for k in range(args.rounds):
+                shift = (i + k) % len(names)
+                for target in names[shift:] + names[:shift]:  # none always goes first
+                    bodies = None
+                    if step == "twilio_sms":
+                        bodies = sms_bodies(stack, real.url, f"{runs.nonce}r{k}", args.sms_bodies, 10 + k) \
+                            if target == "real" else warm_bodies[target]
+                    time.sleep(0.3)
+                    measured[target].append(measure(stack, targets[target], step, target, threads, runs, bodies,
+                                                    args, wrk_log))
+            for target in names:
+                results[step][target] = merge(measured[target], warmups[target])
+            results[step]["ratio_rps"] = statistics.median(
+                r["rps"] / b["rps"] for r, b in zip(measured["real"], measured["bare"]))
             results[step]["ratio_p50"] = results[step]["real"]["p50_ms"] / max(1e-9, results[step]["bare"]["p50_ms"])
             if "floor" in targets:
-                results[step]["floor_ratio_rps"] = results[step]["floor"]["rps"] / results[step]["bare"]["rps"]
-                results[step]["real_to_floor_rps"] = results[step]["real"]["rps"] / results[step]["floor"]["rps"]
+                results[step]["floor_ratio_rps"] = statistics.median(
+                    f["rps"] / b["rps"] for f, b in zip(measured["floor"], measured["bare"]))
+                results[step]["real_to_floor_rps"] = statistics.median(
+                    r["rps"] / f["rps"] for r, f in zip(measured["real"], measured["floor"]))
         problems = {t: log_problems(stack.tmp / f"{t}.log") for t in targets}
     finally:
         stack.close(keep=args.keep)
@@ -121,6 +162,7 @@ def main() -> int:
         "benchmark": "webhooks",
         "gunicorn": W.procfile_settings(),
         "wrk": {"threads": threads, "connections": args.connections, "duration_s": args.duration,
+                "rounds": args.rounds,
                 "warmup_s": args.warmup, "timeout": W.WRK_TIMEOUT},
         "database": stack.database_kind,
         "steps": results,
@@ -138,7 +180,8 @@ def main() -> int:
         print(json.dumps(figures, indent=2, default=str))
         return 0
     print(f"webhooks: real app vs bare Flask, gunicorn {figures['gunicorn']}")
-    print(f"  wrk -t{threads} -c{args.connections}, {args.duration:g} s per run after {args.warmup:g} s warm-up, "
+    print(f"  wrk -t{threads} -c{args.connections}, {args.rounds} rounds of {args.duration:g} s per app and step "
+          f"after {args.warmup:g} s warm-up, "
           f"timeout {W.WRK_TIMEOUT}; database {stack.database_kind}; no worker running (jobs wait in Redis)")
     head = (f"  {'step':<54} {'real req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'bare req/s':>10} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'real/bare':>9} {'non-2xx':>8} {'errors':>7} {'CPU ms/req':>11}")
@@ -149,6 +192,11 @@ def main() -> int:
               f"{b['rps']:>10.0f} {W.fmt_ms(b['p50_ms']):>7} {W.fmt_ms(b['p99_ms']):>7} {results[s]['ratio_rps']:>8.2f}x "
               f"{r['bad_status']:>3}/{b['bad_status']:<4} {r['errors']:>3}/{b['errors']:<3} "
               f"{r['server_cpu_ms_per_request']:>5.1f}/{b['server_cpu_ms_per_request']:<5.1f}")
+    print(f"  req/s of each round (real / bare{' / floor' if 'floor' in results[steps[0]] else ''}); "
+          f"figures above are the median round's, ratios the median of the rounds' ratios:")
+    for s in steps:
+        print(f"    {s:<11} " + " / ".join(str(results[s][t]["rounds_rps"]) for t in ("real", "bare", "floor")
+                                           if t in results[s]))
     for s in steps:
         r = results[s]["real"]
         if "reports_stored" in r:
