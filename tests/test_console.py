@@ -85,6 +85,22 @@ def test_security_headers(client):
     assert "HttpOnly" in client.get("/console/login").headers.get("Set-Cookie", "HttpOnly")
 
 
+def test_every_answer_carries_the_security_headers_once(client):
+    from tests.test_adapters import post
+
+    step = "phoneNumber=%2B85512345678&serviceCode=%2A384%2A123%23&sessionId=ATUid_h&networkCode=99999&text="
+    answers = {"webhook step": post(client, "africastalking", "/webhooks/africastalking/ussd", step, "valid"),"console": client.get("/console/login"), "health": client.get("/healthz"),
+               "api": client.get("/api/v1/reports"), "not found": client.get("/console/no-such-page"),
+               "webhook": client.post("/webhooks/africastalking/ussd", data={})}
+    assert answers["webhook step"].get_data(as_text=True).startswith("CON ")
+    for where, response in answers.items():
+        for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"):
+            assert len(response.headers.getlist(name)) == 1, (where, name)
+    assert answers["console"].headers["Cache-Control"] == "no-store"
+    assert "no-store" not in answers["webhook"].headers.get("Cache-Control", "")
+    assert "Set-Cookie" not in answers["webhook"].headers and "Set-Cookie" not in answers["api"].headers
+
+
 def test_agency_sees_only_its_reports(client, services, reports):
     sign_in(client, services, "ngo-cw", "caseworker", "ngo-safe-migration")
     listing = client.get("/console/").get_data(as_text=True)

@@ -190,9 +190,10 @@ def password():
     return render_template("console/password.html", form=form, error=error), 400 if error else 200
 
 
-def _check_session():
-    """Sign out idle sessions; send users with a one-time password to change it."""
-    if not request.path.startswith("/console") or not current_user.is_authenticated:
+def check_session():
+    """Sign out idle sessions; send users with a one-time password to change it (the console's
+    blueprints run it before each of their views)."""
+    if not current_user.is_authenticated:
         return None
     now = time.time()
     if now - session.get("seen", 0) > IDLE_SECONDS:
@@ -230,5 +231,4 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
-    app.before_request(_check_session)
     app.register_blueprint(bp)
