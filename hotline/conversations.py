@@ -17,6 +17,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from hiredis import pack_command
 from redis import Redis
 from redis.commands.core import Script
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -93,14 +94,14 @@ def _run_script(redis: Redis, script: Script, keys, args):
     """EVALSHA on this thread's lane. A dropped connection (Redis restarted) is tried once more on a
     new one; a script Redis has forgot (restarted, SCRIPT FLUSH) is sent whole, which loads it again."""
     conn = _lane(redis)
-    command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+    packed = pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))  # hiredis, pinned: in C
     for attempt in (1, 2):
         try:
             try:
-                conn.send_command(*command)
+                conn.send_packed_command((packed,))
                 return conn.read_response()
             except NoScriptError:
-                conn.send_command("EVAL", script.script, len(keys), *keys, *args)
+                conn.send_packed_command((pack_command(("EVAL", script.script, len(keys), *keys, *args)),))
                 return conn.read_response()
         except (RedisConnectionError, RedisTimeoutError):
             conn.disconnect()

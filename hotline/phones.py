@@ -8,6 +8,42 @@ import phonenumbers
 
 _LOOSE_NUMBER = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
 
+_E164_SHAPE = re.compile(r"\+[1-9][0-9]{1,16}")
+"""A number written the way providers send it: '+', the country code and the national number."""
+
+
+def _plain(code: int) -> bool:
+    """Whether parsing an international number of this country code only splits it: no national
+    prefix other than a leading 0 is stripped and no digits are rewritten, in any of its regions."""
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        if meta is None or meta.national_prefix_for_parsing not in (None, "0") \
+                or meta.national_prefix_transform_rule is not None:
+            return False
+    return True
+
+
+_PLAIN_CODES = frozenset(code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if _plain(code))
+_UNSURE = object()
+
+
+def _already_e164(text: str):
+    """For '+' and digits of a plain country code with no leading 0 after it: the number itself
+    when it is possible, else None, without the full parse (about 5 µs against 29). _UNSURE for
+    anything else; a property test checks both ways agree."""
+    if not _E164_SHAPE.fullmatch(text):
+        return _UNSURE
+    digits = text[1:]
+    for size in (1, 2, 3):  # country codes are 1-3 digits and none is a prefix of another
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            national = digits[size:]
+            if code not in _PLAIN_CODES or not national or national[0] == "0":
+                return _UNSURE
+            number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+            return text if phonenumbers.is_possible_number(number) else None
+    return _UNSURE
+
 
 @lru_cache(maxsize=16384)
 def normalise(raw: str | None, country: str = "KH") -> str | None:
@@ -19,6 +55,14 @@ def normalise(raw: str | None, country: str = "KH") -> str | None:
     text = raw.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
+    fast = _already_e164(text)
+    if fast is not _UNSURE:
+        return fast
+    return _parse(text, country)
+
+
+def _parse(text: str, country: str) -> str | None:
+    """normalise() by phonenumbers' full parse."""
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else country)
     except phonenumbers.NumberParseException:

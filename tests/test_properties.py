@@ -626,3 +626,26 @@ def test_ussd_state_stays_small_with_a_long_khmer_input():
 def test_engine_survives_a_huge_digit_string():
     reply = ENGINE.sms(None, "1" * 5000, NOW, SeqBackend(), "en")
     ENGINE.ussd(reply.state, "1" * 5000, "s", NOW, SeqBackend(), "en")
+
+
+# ---- phone numbers: the quick path for numbers already in E.164 ----------------------------
+@settings(max_examples=3000, deadline=None)
+@given(code=st.sampled_from(sorted(__import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE)),
+       national=st.text("0123456789", min_size=0, max_size=16))
+def test_the_quick_e164_path_agrees_with_the_full_parse(code, national):
+    from hotline import phones
+
+    text = f"+{code}{national}"
+    quick = phones._already_e164(text)
+    assert quick is phones._UNSURE or quick == phones._parse(text, "KH"), text
+
+
+def test_the_quick_e164_path_takes_cambodian_numbers_and_leaves_the_rest():
+    from hotline import phones
+
+    assert phones._already_e164("+85512345678") == "+85512345678"
+    assert phones._already_e164("+8551") is None  # too short to be a number
+    assert phones._already_e164("+855012345678") is phones._UNSURE  # a national 0: the full parse strips it
+    assert phones._already_e164("+12025550123") is phones._UNSURE  # North America strips a national 1
+    assert phones._already_e164("012 345 678") is phones._UNSURE
+    assert phones.normalise("+855012345678") == phones._parse("+855012345678", "KH") == "+85512345678"
