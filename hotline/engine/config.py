@@ -65,15 +65,25 @@ class DialogueConfig:
     texts: dict[str, dict[str, str]]
     keywords: dict[str, frozenset[str]] = field(default_factory=dict)
     text_lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    _filled: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Words that take no values of the caller's, filled in once (a screen asks for a dozen)."""
 
     def text(self, lang: str, key: str, **values: object) -> str:
         """The words for `key` in `lang` (else the default language), filled in."""
+        if not values:
+            filled = self._filled.get((lang, key))
+            if filled is not None:
+                return filled
         words = self.texts.get(lang, {}).get(key)
         if words is None:
             words = self.texts[self.line.languages[0]][key]
+        own = bool(values)
         values.setdefault("emergency", ", ".join(self.line.emergency_numbers))
         values.setdefault("name", self.line.name)
-        return words.format(**values) if values else words
+        filled = words.format(**values)
+        if not own:
+            self._filled[(lang, key)] = filled
+        return filled
 
     def language_name(self, lang: str) -> str:
         """A language's name in its own words."""
