@@ -12,9 +12,12 @@ _E164_SHAPE = re.compile(r"\+[1-9][0-9]{1,16}")
 """A number written the way providers send it: '+', the country code and the national number."""
 
 
+@lru_cache(maxsize=None)
 def _plain(code: int) -> bool:
     """Whether parsing an international number of this country code only splits it: no national
-    prefix other than a leading 0 is stripped and no digits are rewritten, in any of its regions."""
+    prefix other than a leading 0 is stripped and no digits are rewritten, in any of its regions.
+    Asked per code when first seen: phonenumbers loads a region's metadata on first use, and
+    loading every region's at import cost each process about 50 ms at start."""
     for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]:
         meta = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
         if meta is None or meta.national_prefix_for_parsing not in (None, "0") \
@@ -23,7 +26,6 @@ def _plain(code: int) -> bool:
     return True
 
 
-_PLAIN_CODES = frozenset(code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if _plain(code))
 _UNSURE = object()
 
 
@@ -38,7 +40,7 @@ def _already_e164(text: str):
         code = int(digits[:size])
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
             national = digits[size:]
-            if code not in _PLAIN_CODES or not national or national[0] == "0":
+            if not national or national[0] == "0" or not _plain(code):
                 return _UNSURE
             number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
             return text if phonenumbers.is_possible_number(number) else None
