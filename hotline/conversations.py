@@ -51,7 +51,7 @@ def save(redis: Redis, channel: str, phone_hash: str, state: dict | None) -> Non
         if state is None:
             redis.delete(_key(channel, phone_hash))
         else:
-            redis.set(_key(channel, phone_hash), json.dumps(state, separators=(",", ":")), ex=TTL[channel])
+            redis.set(_key(channel, phone_hash), _encode(state), ex=TTL[channel])
     except RedisError as exc:
         log.warning("conversation state not saved: %s", type(exc).__name__)
 
@@ -111,6 +111,7 @@ def _run_script(redis: Redis, script: Script, keys, args):
             conn.disconnect()  # a half-read reply must not be read by the next step
             raise
     raise AssertionError("unreachable")
+
 
 SEEN_TTL = 2 * 24 * 3600
 """How long the answer to a provider message is kept for its resends (providers resend within minutes)."""
@@ -205,8 +206,7 @@ def finish_step(redis: Redis, provider: str, external_id: str, channel: str, pho
     queues (`add_jobs(pipeline)`, in the same MULTI). False when Redis could not be reached: stored
     reports and messages then wait for the sweep."""
     keys = (_key(channel, phone_hash), seen_key(provider, external_id), language_key(phone_hash))
-    args = ("" if state is None else json.dumps(state, separators=(",", ":")), TTL[channel],
-            json.dumps(list(answer), separators=(",", ":")), SEEN_TTL,
+    args = ("" if state is None else _encode(state), TTL[channel], _encode(list(answer)), SEEN_TTL,
             "" if language is None else (language or NO_LANGUAGE), LANGUAGE_TTL)
     try:
         if add_jobs is None:
@@ -219,11 +219,16 @@ def finish_step(redis: Redis, provider: str, external_id: str, channel: str, pho
         try:
             pipe.execute()
         except NoScriptError:  # Redis restarted since the script was loaded: the jobs went in, not this
-            _FINISH_STEP(keys=keys, args=args, client=redis)
+            _run_script(redis, _FINISH_STEP, keys, args)
         return True
     except RedisError as exc:
         log.warning("step not saved in Redis, its work waits for the sweep: %s", type(exc).__name__)
         return False
+
+
+def _encode(value) -> str:
+    """A conversation (or an answer) as Redis keeps it: compact JSON."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _decode(raw: bytes | str | None) -> dict | None:

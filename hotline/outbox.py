@@ -26,6 +26,9 @@ STATUS_ORDER = {"pending": 0, "queued": 1, "sent": 2, "delivered": 3, "failed": 
 JOB_TIMEOUT = 60
 """Seconds a single job may run."""
 
+RESULT_TTL, FAILURE_TTL = 3600, 30 * 86400
+"""How long rq keeps a finished job's result, and a failed job (for `dead-letters`)."""
+
 
 @dataclass(frozen=True)
 class Work:
@@ -64,8 +67,8 @@ def add_new_jobs(s, pipe, items: list[tuple[Work, bool]]) -> None:
     for work, urgent in items:
         retry = None if work.func == "workers.jobs.route_report" else _retry(s)
         queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis).enqueue_call(
-            work.func, (work.id,), job_id=work.job_id, timeout=JOB_TIMEOUT, result_ttl=3600,
-            failure_ttl=30 * 86400, retry=retry, pipeline=pipe)
+            work.func, (work.id,), job_id=work.job_id, timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL, retry=retry, pipeline=pipe)
 
 
 def _retry(s) -> Retry:
@@ -95,8 +98,8 @@ def _enqueue(s, queue_name: str, func: str, arg: int, job_id: str, retry: Retry 
         existing = q.fetch_job(job_id)
         if existing is not None and existing.get_status(refresh=False) in ("queued", "scheduled", "deferred", "started"):
             return True
-        q.enqueue(func, arg, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=30 * 86400,
-                  retry=retry, at_front=at_front)
+        q.enqueue(func, arg, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
+                  failure_ttl=FAILURE_TTL, retry=retry, at_front=at_front)
         return True
     except RedisError as exc:
         log.warning("queue unavailable, %s waits for the sweep: %s", job_id, type(exc).__name__)
