@@ -11,7 +11,9 @@ Target: the worst step's throughput is at least 0.5x the bare app's, with no err
 A third app, the floor (`bench.bare_app:create_app(redis_round_trips=True)`), answers the
 same fixed replies after the two Redis round trips every real step makes, through the
 real code. Its ratio to the bare app shows how much of the target those round trips alone
-use up; `--no-floor` leaves it out.
+use up; `--no-floor` leaves it out. On the steps that store a report, a fourth, the storing
+floor (`create_app(redis_round_trips=True, store=True)`), adds the least storage a report
+needs: an encrypted number in one row, committed through the raw driver.
 """
 from __future__ import annotations
 
@@ -116,16 +118,22 @@ def main() -> int:
             floor_port = W.free_port()
             targets["floor"] = stack.gunicorn("bench.bare_app:create_app(redis_round_trips=True)", floor_port,
                                               stack.app_env(floor_port), "floor.log")
+            if any(s in STORES for s in steps):
+                store_port = W.free_port()
+                targets["store_floor"] = stack.gunicorn(
+                    "bench.bare_app:create_app(redis_round_trips=True, store=True)", store_port,
+                    stack.app_env(store_port), "store_floor.log")
         runs = W.Runs()
         warm_bodies: dict = {}
         if "twilio_sms" in steps:
             # A new sender for every SMS of the whole run: a second SMS from a sender adds words to their report.
             warm_bodies["real"] = sms_bodies(stack, real.url, runs.nonce + "w", 5000, 1)
-            warm_bodies["bare"] = warm_bodies["floor"] = sms_bodies(stack, bare.url, runs.nonce + "b", 5000, 2)
+            bare_bodies = sms_bodies(stack, bare.url, runs.nonce + "b", 5000, 2)
+            warm_bodies.update(bare=bare_bodies, floor=bare_bodies, store_floor=bare_bodies)
         wrk_log = stack.tmp / "wrk.log"
         for i, step in enumerate(steps):
             results[step] = {"what": W.STEPS[step][0]}
-            names = list(targets)
+            names = [t for t in targets if t != "store_floor" or step in STORES]
             for target in names:
                 script, warm_args = W.step_args(step, target, threads, runs, warm_bodies.get(target))
                 warmups[target] = W.wrk(targets[target].url, script, warm_args, threads, args.connections,
@@ -151,12 +159,17 @@ def main() -> int:
                     f["rps"] / b["rps"] for f, b in zip(measured["floor"], measured["bare"]))
                 results[step]["real_to_floor_rps"] = statistics.median(
                     r["rps"] / f["rps"] for r, f in zip(measured["real"], measured["floor"]))
+            if "store_floor" in names:
+                results[step]["store_floor_ratio_rps"] = statistics.median(
+                    f["rps"] / b["rps"] for f, b in zip(measured["store_floor"], measured["bare"]))
+                results[step]["real_to_store_floor_rps"] = statistics.median(
+                    r["rps"] / f["rps"] for r, f in zip(measured["real"], measured["store_floor"]))
         problems = {t: log_problems(stack.tmp / f"{t}.log") for t in targets}
     finally:
         stack.close(keep=args.keep)
     worst = min(steps, key=lambda s: results[s]["ratio_rps"])
     errors = sum(results[s][t]["errors"] for s in steps for t in ("real", "bare"))
-    floor_errors = sum(results[s]["floor"]["errors"] for s in steps if "floor" in results[s])
+    floor_errors = sum(results[s][t]["errors"] for s in steps for t in ("floor", "store_floor") if t in results[s])
     met = results[worst]["ratio_rps"] >= TARGET_RATIO and errors == 0
     figures = {
         "benchmark": "webhooks",
@@ -192,10 +205,11 @@ def main() -> int:
               f"{b['rps']:>10.0f} {W.fmt_ms(b['p50_ms']):>7} {W.fmt_ms(b['p99_ms']):>7} {results[s]['ratio_rps']:>8.2f}x "
               f"{r['bad_status']:>3}/{b['bad_status']:<4} {r['errors']:>3}/{b['errors']:<3} "
               f"{r['server_cpu_ms_per_request']:>5.1f}/{b['server_cpu_ms_per_request']:<5.1f}")
-    print(f"  req/s of each round (real / bare{' / floor' if 'floor' in results[steps[0]] else ''}); "
+    print(f"  req/s of each round (real / bare{' / floor' if 'floor' in results[steps[0]] else ''}"
+          f"{' / storing floor' if any('store_floor' in results[s] for s in steps) else ''}); "
           f"figures above are the median round's, ratios the median of the rounds' ratios:")
     for s in steps:
-        print(f"    {s:<11} " + " / ".join(str(results[s][t]["rounds_rps"]) for t in ("real", "bare", "floor")
+        print(f"    {s:<11} " + " / ".join(str(results[s][t]["rounds_rps"]) for t in ("real", "bare", "floor", "store_floor")
                                            if t in results[s]))
     for s in steps:
         r = results[s]["real"]
@@ -212,6 +226,17 @@ def main() -> int:
             print(f"    {results[s]['what']:<54} floor {f['rps']:>6.0f} req/s, p50 {W.fmt_ms(f['p50_ms'])} ms, "
                   f"{f['server_cpu_ms_per_request']:.1f} CPU ms/req; floor/bare {results[s]['floor_ratio_rps']:.2f}x, "
                   f"real/floor {results[s]['real_to_floor_rps']:.2f}x; errors {f['errors']}")
+        for s in steps:
+            if "store_floor" not in results[s]:
+                continue
+            if s == next(x for x in steps if "store_floor" in results[x]):
+                print("  storing floor = the floor with one report row committed between its round trips (number "
+                      "encrypted, raw driver): the least a storing step can cost")
+            f = results[s]["store_floor"]
+            print(f"    {results[s]['what']:<54} storing floor {f['rps']:>6.0f} req/s, p50 {W.fmt_ms(f['p50_ms'])} ms, "
+                  f"{f['server_cpu_ms_per_request']:.1f} CPU ms/req; storing floor/bare "
+                  f"{results[s]['store_floor_ratio_rps']:.2f}x, real/storing floor "
+                  f"{results[s]['real_to_store_floor_rps']:.2f}x; errors {f['errors']}")
     for t, p in problems.items():
         if p["count"]:
             print(f"  {t} app log: {p['count']} lines of trouble, first: {p['first'][0][:160]}")
