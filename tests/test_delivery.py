@@ -226,3 +226,28 @@ def test_escalations_lost_with_redis_are_scheduled_again(client, services):
     with services.Session() as session:
         leaders = {m.contact_id for m in session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "alert"))}
     assert {"pv-boeng-preah-commune", "pv-boeng-preah-church"} <= leaders
+
+
+def test_escalation_recovery_goes_in_batches_and_misses_none(client, services, monkeypatch):
+    """The sweep reads open reports RECOVERY_BATCH at a time: every batch's lost escalations are
+    scheduled again, once, and reports acknowledged or not yet routed are left alone."""
+    from rq.registry import ScheduledJobRegistry
+
+    monkeypatch.setattr(jobs, "RECOVERY_BATCH", 2)
+    for k in range(5):
+        for full in ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+                     "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2"):
+            ussd(client, f"ATUid_batch{k}", full, phone=f"+8551234567{k}")
+    work(services)
+    with services.Session.begin() as session:
+        ids = sorted(session.scalars(select(Report.id)))
+        assert len(ids) == 5
+        session.get(Report, ids[1]).status = "acknowledged"   # a leader answered OK: no escalation
+        session.get(Report, ids[3]).routing = "pending"       # not routed yet: routing comes first
+    q = queues.queue(queues.DEFAULT, services.redis)
+    services.redis.flushall()                                   # Redis restarted without its data
+    assert jobs.recover_escalations(services) == 3
+    assert sorted(ScheduledJobRegistry(queue=q).get_job_ids()) == sorted(f"escalate-{i}-1" for i in (ids[0], ids[2], ids[4]))
+    assert jobs.recover_escalations(services) == 0              # held in Redis now: not twice
+    services.redis.delete(f"rq:job:escalate-{ids[4]}-1")        # one job lost alone, in the last batch
+    assert jobs.recover_escalations(services) == 1

@@ -11,6 +11,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import requests
+from rq.job import Job
 from sqlalchemy import or_, select, update
 
 from hotline import alerts, channels, outbox, queues, reports, routing
@@ -299,36 +300,63 @@ def sweep_outbox() -> dict:
     return counts
 
 
+RECOVERY_BATCH = 1000
+"""Open reports the escalation recovery reads at a time: it never holds more, and no statement has
+more parameters than this (SQLite allows 32,766)."""
+
+
 def recover_escalations(s) -> int:
-    """Schedule again every escalation of an unacknowledged report whose job Redis no longer has."""
-    with s.Session() as session:
-        open_reports = session.execute(select(Report.id, Report.type, Report.area_code, Report.answers)
-                                       .where(Report.status == "new", Report.routing == "routed")).all()
-        if not open_reports:
-            return 0
-        ids = [r.id for r in open_reports]
-        steps = session.execute(select(ReportEvent.report_id, ReportEvent.kind, ReportEvent.data, ReportEvent.created_at)
-                                .where(ReportEvent.report_id.in_(ids), ReportEvent.kind.in_(("routed", "escalated")))
-                                .order_by(ReportEvent.id)).all()
+    """Schedule again every escalation of an unacknowledged report whose job Redis no longer has.
+
+    The sweep runs this every HOTLINE_SWEEP_SECONDS over every open routed report, so it goes in
+    batches of RECOVERY_BATCH reports (in id order): two queries and one Redis round trip each."""
+    scheduled = 0
+    after = 0
+    while True:
+        with s.Session() as session:
+            batch = session.execute(select(Report.id, Report.type, Report.area_code, Report.answers)
+                                    .where(Report.status == "new", Report.routing == "routed", Report.id > after)
+                                    .order_by(Report.id).limit(RECOVERY_BATCH)).all()
+            if not batch:
+                return scheduled
+            after = batch[-1].id
+            steps = session.execute(select(ReportEvent.report_id, ReportEvent.kind, ReportEvent.data,
+                                           ReportEvent.created_at)
+                                    .where(ReportEvent.report_id.in_([r.id for r in batch]),
+                                           ReportEvent.kind.in_(("routed", "escalated")))
+                                    .order_by(ReportEvent.id)).all()
+        scheduled += _recover_batch(s, batch, steps)
+
+
+def _recover_batch(s, batch, steps) -> int:
+    """Schedule the missing next escalation of each report of one batch; how many were scheduled."""
     last: dict[int, tuple[int, object]] = {}
     for step in steps:  # the last level alerted, and when
         last[step.report_id] = (0 if step.kind == "routed" else int(step.data.get("level", 0)), step.created_at)
-    scheduled = 0
-    now = utcnow()
-    for row in open_reports:
+    due_next = []
+    for row in batch:
         if row.id not in last:
             continue
         level, at = last[row.id]
         route = routing.plan(RouteInput(row.type, row.area_code, row.answers), s.directory)
-        if level + 1 >= len(route.leader_levels):
-            continue  # the top level was alerted already
-        q = queues.queue(queues.URGENT if row.type == "urgent" else queues.DEFAULT, s.redis)
-        job_id = f"escalate-{row.id}-{level + 1}"
-        if q.fetch_job(job_id) is not None or q.fetch_job(job_id + "-now") is not None:
+        if level + 1 < len(route.leader_levels):  # else the top level was alerted already
+            due_next.append((row, level + 1, at))
+    if not due_next:
+        return 0
+    # Whether Redis still holds each next escalation, scheduled or due now: one round trip.
+    with s.redis.pipeline(transaction=False) as pipe:
+        for row, level, _ in due_next:
+            job_id = f"escalate-{row.id}-{level}"
+            pipe.exists(Job.key_for(job_id), Job.key_for(job_id + "-now"))
+        held = pipe.execute()
+    now = utcnow()
+    scheduled = 0
+    for (row, level, at), jobs_held in zip(due_next, held):
+        if jobs_held:
             continue
         at = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
         due = (at + timedelta(seconds=s.directory.escalation[row.type]) - now).total_seconds()
-        _schedule_escalation(s, row.id, level + 1, int(due) if due >= 1 else 0, row.type == "urgent")
+        _schedule_escalation(s, row.id, level, int(due) if due >= 1 else 0, row.type == "urgent")
         scheduled += 1
     return scheduled
 
