@@ -209,8 +209,8 @@ def main() -> int:
           f"{' / storing floor' if any('store_floor' in results[s] for s in steps) else ''}); "
           f"figures above are the median round's, ratios the median of the rounds' ratios:")
     for s in steps:
-        print(f"    {s:<11} " + " / ".join(str(results[s][t]["rounds_rps"]) for t in ("real", "bare", "floor", "store_floor")
-                                           if t in results[s]))
+        apps = [t for t in ("real", "bare", "floor", "store_floor") if t in results[s]]
+        print(f"    {s:<11} " + " / ".join(str(results[s][t]["rounds_rps"]) for t in apps))
     for s in steps:
         r = results[s]["real"]
         if "reports_stored" in r:

@@ -247,7 +247,8 @@ def test_escalation_recovery_goes_in_batches_and_misses_none(client, services, m
     q = queues.queue(queues.DEFAULT, services.redis)
     services.redis.flushall()                                   # Redis restarted without its data
     assert jobs.recover_escalations(services) == 3
-    assert sorted(ScheduledJobRegistry(queue=q).get_job_ids()) == sorted(f"escalate-{i}-1" for i in (ids[0], ids[2], ids[4]))
+    expected = sorted(f"escalate-{i}-1" for i in (ids[0], ids[2], ids[4]))
+    assert sorted(ScheduledJobRegistry(queue=q).get_job_ids()) == expected
     assert jobs.recover_escalations(services) == 0              # held in Redis now: not twice
     services.redis.delete(f"rq:job:escalate-{ids[4]}-1")        # one job lost alone, in the last batch
     assert jobs.recover_escalations(services) == 1
