@@ -13,7 +13,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="bring the database schema up to date (safe to run again)")
     dev = sub.add_parser("dev", help="run Redis (if needed), web and worker on this machine")
     dev.add_argument("--port", type=int, default=None)
-    sub.add_parser("sweep", help="re-enqueue unrouted reports and unsent SMS now")
+    sub.add_parser("sweep", help="re-enqueue unrouted reports and unsent SMS, and reschedule lost escalations, now")
     users = sub.add_parser("users", help="console accounts: add one (prints a one-time password) or list them")
     users.add_argument("action", choices=["add", "list"])
     users.add_argument("username", nargs="?")
