@@ -54,7 +54,7 @@ def create_app(redis_round_trips: bool = False, store: bool = False) -> Flask:
 
 def _round_trips(store=None):
     """A function making one step's Redis round trips, with the real app's code and key shapes
-    (and `store(phone)` between them, if given)."""
+    (and `store(phone, number)` between them, if given)."""
     from redis import Redis
 
     from hotline import conversations

@@ -302,7 +302,7 @@ def sweep_outbox() -> dict:
 
 RECOVERY_BATCH = 1000
 """Open reports the escalation recovery reads at a time: it never holds more, and no statement has
-more parameters than this (SQLite allows 32,766)."""
+more parameters than this (PostgreSQL's protocol allows 65,535; SQLite's default build 32,766)."""
 
 
 def recover_escalations(s) -> int:
