@@ -11,9 +11,10 @@ Target: the worst step's throughput is at least 0.5x the bare app's, with no err
 A third app, the floor (`bench.bare_app:create_app(redis_round_trips=True)`), answers the
 same fixed replies after the two Redis round trips every real step makes, through the
 real code. Its ratio to the bare app shows how much of the target those round trips alone
-use up; `--no-floor` leaves it out. On the steps that store a report, a fourth, the storing
-floor (`create_app(redis_round_trips=True, store=True)`), adds the least storage a report
-needs: an encrypted number in one row, committed through the raw driver.
+use up. On the steps that store a report, a fourth, the storing floor
+(`create_app(redis_round_trips=True, store=True)`), adds the least storage a report needs:
+an encrypted number in one row, committed through the raw driver. `--no-floor` leaves both
+floors out.
 """
 from __future__ import annotations
 
@@ -96,7 +97,7 @@ def main() -> int:
                                                "it is migrated and reports are added to it")
     parser.add_argument("--sms-bodies", type=int, default=15000,
                         help="pre-signed SMS bodies for each of the real app's rounds")
-    parser.add_argument("--no-floor", action="store_true", help="leave out the floor app (bare + Redis round trips)")
+    parser.add_argument("--no-floor", action="store_true", help="leave out both floors (the bare app + Redis round trips, and + a stored row)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, database)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
