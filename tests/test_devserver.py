@@ -1,0 +1,86 @@
+"""The README's first command (`make run` = `python -m hotline dev`) as a newcomer uses it: it
+starts Redis, the database, web and worker, a report made in the simulator reaches its
+leader, and Ctrl-C stops everything cleanly."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from hotline.settings import ROOT
+from tests.conftest import _free_port
+
+
+def _get(url: str, data: dict | None = None) -> dict:
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"} if body else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait(what: str, done, timeout: float, log) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if done():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what} after {timeout} s; output:\n{log.read_text()[-3000:]}")
+
+
+def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
+    web_port, redis_port = _free_port(), _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DATABASE_", "REDIS_", "SMS_"))}
+    env.update(HOTLINE_ENV="development", DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}", PORT=str(web_port),
+               REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", SMS_PROVIDER="console", PYTHONUNBUFFERED="1")
+    log = tmp_path / "dev.log"
+    # A session of its own, so the test can press Ctrl-C on it as a terminal would: SIGINT
+    # to the whole foreground process group.
+    proc = subprocess.Popen([sys.executable, "-m", "hotline", "dev"], cwd=ROOT, env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        _wait("no simulator address printed", lambda: "Open the phone simulator" in log.read_text(), 90, log)
+        assert "started Redis" in log.read_text() and _listening(redis_port)
+
+        def healthy() -> bool:
+            try:
+                return _get(f"{base}/healthz")["ok"] is True
+            except OSError:
+                return False
+
+        _wait("/healthz not ok", healthy, 60, log)
+        send = f"{base}/simulator/api/send"
+        first = _get(send, {"mode": "ussd", "phone": "+85512999001", "text": ""})
+        sid = first["session_id"]
+        _get(send, {"mode": "ussd", "phone": "+85512999001", "text": "3", "session_id": sid, "full_text": "3"})
+        last = _get(send, {"mode": "ussd", "phone": "+85512999001", "text": "14010101", "session_id": sid,
+                           "full_text": "3*14010101"})
+        assert last["body"].startswith("END ")
+
+        def alerted() -> bool:
+            return any(m["purpose"] == "alert" and m["contact"] == "pv-angkrong-village"
+                       for m in _get(f"{base}/simulator/api/outbox")["messages"])
+
+        _wait("the village leader was not alerted", alerted, 60, log)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(ROOT / "instance" / f"redis-{redis_port}", ignore_errors=True)
+    out = log.read_text()
+    assert "hotline: stopping" in out
+    assert "Traceback" not in out, out[out.index("Traceback") - 500:][:3000]
+    assert not _listening(web_port) and not _listening(redis_port)
