@@ -48,15 +48,19 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
     # `_stop` ends it last, so the worker and its scheduler can say goodbye to it.
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
                              "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(50):
-        try:
-            Redis.from_url(url, socket_connect_timeout=1).ping()
-            print(f"  started Redis ({binary}) on port {port}")
-            return proc
-        except RedisError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit("Redis did not start")
+    try:
+        for _ in range(50):
+            try:
+                Redis.from_url(url, socket_connect_timeout=1).ping()
+                print(f"  started Redis ({binary}) on port {port}")
+                return proc
+            except RedisError:
+                time.sleep(0.1)
+        raise SystemExit("Redis did not start")
+    except BaseException:  # did not start, or Ctrl-C while it was starting
+        proc.terminate()
+        proc.wait()
+        raise
 
 
 def main(port: int | None = None) -> int:
@@ -64,17 +68,30 @@ def main(port: int | None = None) -> int:
     settings = Settings.from_env()
     port = port or int(os.environ.get("PORT", "5000"))
     print("hotline: starting the line on this machine")
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # `kill`, or the terminal closed: stop as on Ctrl-C
+        signal.signal(stop_signal, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     children: list[subprocess.Popen] = []
-    redis_proc = ensure_redis(settings.redis_url)
-    if redis_proc:
-        children.append(redis_proc)
+    try:
+        redis_proc = ensure_redis(settings.redis_url)
+        if redis_proc:
+            children.append(redis_proc)
+        return _run(settings, port, children)
+    except KeyboardInterrupt:
+        print("\nhotline: stopping")
+        return 0
+    finally:
+        _stop(children)  # whatever was started, even if Ctrl-C came while starting
+
+
+def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int:
+    """Prepare the database and directory, start web and worker (added to `children`), and
+    wait until one of them stops (1) or Ctrl-C."""
     db.upgrade(settings.database_url)
     print(f"  database ready ({settings.database_url.split('://')[0]})")
     result = check.run(settings)
     if result.errors:
         for problem in result.errors:
             print(f"  error: {problem}")
-        _stop(children)
         return 1
     print(f"  directory loaded: {settings.directory_path} ({len(result.warnings)} warnings; "
           "`python -m hotline check` lists them)")
@@ -89,17 +106,10 @@ def main(port: int | None = None) -> int:
     if demo_password:
         print(f"             user admin, one-time password {demo_password} (you choose your own at first sign-in)")
     print(f"  Health: http://127.0.0.1:{port}/healthz    Stop: Ctrl-C\n")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("hotline: a process stopped; stopping the others")
-        return 1
-    except KeyboardInterrupt:
-        print("\nhotline: stopping")
-        return 0
-    finally:
-        _stop(children)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    print("hotline: a process stopped; stopping the others")
+    return 1
 
 
 def _demo_admin(settings: Settings) -> str | None:

@@ -38,7 +38,8 @@ def _wait(what: str, done, timeout: float, log) -> None:
     raise AssertionError(f"{what} after {timeout} s; output:\n{log.read_text()[-3000:]}")
 
 
-def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
+def _start(tmp_path) -> tuple[subprocess.Popen, int, int, object]:
+    """`python -m hotline dev` on free ports, with a Redis of its own to start and a new database."""
     web_port, redis_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DATABASE_", "REDIS_", "SMS_"))}
     env.update(HOTLINE_ENV="development", DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}", PORT=str(web_port),
@@ -48,6 +49,18 @@ def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
     # to the whole foreground process group.
     proc = subprocess.Popen([sys.executable, "-m", "hotline", "dev"], cwd=ROOT, env=env, stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, web_port, redis_port, log
+
+
+def _end(proc: subprocess.Popen, redis_port: int) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    shutil.rmtree(ROOT / "instance" / f"redis-{redis_port}", ignore_errors=True)
+
+
+def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
+    proc, web_port, redis_port, log = _start(tmp_path)
     base = f"http://127.0.0.1:{web_port}"
     try:
         _wait("no simulator address printed", lambda: "Open the phone simulator" in log.read_text(), 90, log)
@@ -76,11 +89,22 @@ def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        shutil.rmtree(ROOT / "instance" / f"redis-{redis_port}", ignore_errors=True)
+        _end(proc, redis_port)
     out = log.read_text()
     assert "hotline: stopping" in out
     assert "Traceback" not in out, out[out.index("Traceback") - 500:][:3000]
     assert not _listening(web_port) and not _listening(redis_port)
+
+
+def test_ctrl_c_while_starting_leaves_no_redis_behind(tmp_path):
+    """Redis runs in a session of its own (so it outlives web and worker on Ctrl-C): a Ctrl-C
+    that comes while the line is still starting must stop it too."""
+    proc, web_port, redis_port, log = _start(tmp_path)
+    try:
+        _wait("Redis not started", lambda: "started Redis" in log.read_text(), 60, log)
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        _end(proc, redis_port)
+    assert "hotline: stopping" in log.read_text()
+    assert not _listening(redis_port) and not _listening(web_port)
