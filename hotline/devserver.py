@@ -132,7 +132,10 @@ def _demo_admin(settings: Settings) -> str | None:
 
 def _stop(children: list[subprocess.Popen]) -> None:
     """Stop child processes newest first, each gone before the next is asked: the worker and
-    the web process finish with Redis before Redis (the oldest) stops."""
+    the web process finish with Redis before Redis (the oldest) stops. A second Ctrl-C meanwhile
+    is ignored here (web and worker still get it), so Redis is never left behind."""
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, signal.SIG_IGN)
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()

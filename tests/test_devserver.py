@@ -98,11 +98,14 @@ def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
 
 def test_ctrl_c_while_starting_leaves_no_redis_behind(tmp_path):
     """Redis runs in a session of its own (so it outlives web and worker on Ctrl-C): a Ctrl-C
-    that comes while the line is still starting must stop it too."""
+    that comes while the line is still starting must stop it too, even pressed twice."""
     proc, web_port, redis_port, log = _start(tmp_path)
     try:
         _wait("Redis not started", lambda: "started Redis" in log.read_text(), 60, log)
         os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.3)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)  # impatient
         assert proc.wait(timeout=60) == 0
     finally:
         _end(proc, redis_port)
