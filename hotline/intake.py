@@ -156,8 +156,9 @@ class DbBackend:
 
 
 STEP_ATTEMPTS = 3
-"""A step whose commit hit a unique constraint (a concurrent first use of a phone's row), or whose
-report number was taken meanwhile, is run again."""
+"""A step whose commit hit a unique constraint (a concurrent first use of a phone's row) is run
+again up to this many times in all; one whose report number was taken meanwhile, up to
+reports.NUMBER_TRIES times."""
 
 
 class NumberTaken(Exception):
@@ -187,7 +188,8 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
         finally:
             backend.close()
 
-    for attempt in range(STEP_ATTEMPTS):
+    conflicts = taken = 0
+    while True:
         try:
             backend, reply, jobs = db.retry_on_disconnect(run_once)
             break
@@ -195,10 +197,12 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
             seen = _seen(s, inbound)
             if seen:  # a resend of this message was handled first (or Redis forgot the answer)
                 return seen
-            if attempt == STEP_ATTEMPTS - 1:
+            conflicts += 1
+            if conflicts == STEP_ATTEMPTS:
                 raise
-        except NumberTaken:  # nothing was kept: run the step again, with another number
-            if attempt == STEP_ATTEMPTS - 1:
+        except NumberTaken:  # nothing was kept: run the step again, with another number, as
+            taken += 1       # often as reports.create would try one (numbers fill up over the years)
+            if taken == reports.NUMBER_TRIES:
                 raise
 
     conversations.finish_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,

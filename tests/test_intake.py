@@ -308,6 +308,25 @@ def test_a_step_whose_report_number_was_taken_meanwhile_runs_again_with_another(
         assert count(services, InboundMessage) == 2
 
 
+def test_a_step_tries_as_many_numbers_as_reports_create_would(client, services, monkeypatch):
+    """Numbers fill up over the years: a USSD report is never refused because a few draws in a
+    row were taken (USSD is not resent, so a refused report would be lost)."""
+    from hotline import reportnumber as numbers
+    from hotline import reports
+
+    ussd(client, "ATUid_n1", "3*14010101")
+    with services.Session() as session:
+        taken = session.scalars(select(Report.number)).one()
+    fresh = numbers.generate()
+    while fresh == taken:
+        fresh = numbers.generate()
+    drawn = iter([taken] * (reports.NUMBER_TRIES - 1) + [fresh])
+    monkeypatch.setattr(numbers, "generate", lambda: next(drawn))
+    second = ussd(client, "ATUid_n2", "3*14010101", phone="+85512345679")
+    assert fresh in second
+    assert count(services, Report) == 2
+
+
 def test_a_step_reads_its_state_after_redis_dropped_its_connection(services):
     from hotline import conversations
 
