@@ -89,7 +89,8 @@ def test_every_answer_carries_the_security_headers_once(client):
     from tests.test_adapters import post
 
     step = "phoneNumber=%2B85512345678&serviceCode=%2A384%2A123%23&sessionId=ATUid_h&networkCode=99999&text="
-    answers = {"webhook step": post(client, "africastalking", "/webhooks/africastalking/ussd", step, "valid"),"console": client.get("/console/login"), "health": client.get("/healthz"),
+    answers = {"webhook step": post(client, "africastalking", "/webhooks/africastalking/ussd", step, "valid"),
+               "console": client.get("/console/login"), "health": client.get("/healthz"),
                "api": client.get("/api/v1/reports"), "not found": client.get("/console/no-such-page"),
                "webhook": client.post("/webhooks/africastalking/ussd", data={})}
     assert answers["webhook step"].get_data(as_text=True).startswith("CON ")

@@ -13,8 +13,12 @@ import sys
 import time
 import urllib.request
 
+from redis import Redis
+from redis.exceptions import RedisError
+
 from hotline.settings import ROOT
 from tests.conftest import _free_port
+from tests.test_drills import wait_for
 
 
 def _get(url: str, data: dict | None = None) -> dict:
@@ -30,12 +34,11 @@ def _listening(port: int) -> bool:
 
 
 def _wait(what: str, done, timeout: float, log) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if done():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{what} after {timeout} s; output:\n{log.read_text()[-3000:]}")
+    """tests.test_drills.wait_for, with the line's output when it times out."""
+    try:
+        wait_for(done, timeout, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; output:\n{log.read_text()[-3000:]}") from None
 
 
 def _start(tmp_path) -> tuple[subprocess.Popen, int, int, object]:
@@ -53,9 +56,15 @@ def _start(tmp_path) -> tuple[subprocess.Popen, int, int, object]:
 
 
 def _end(proc: subprocess.Popen, redis_port: int) -> None:
+    """After a failure: kill what is left, Redis too (it runs in a session of its own)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    if _listening(redis_port):
+        try:
+            Redis(port=redis_port, socket_timeout=5).shutdown(nosave=True)
+        except RedisError:
+            pass  # shutting down drops the connection
     shutil.rmtree(ROOT / "instance" / f"redis-{redis_port}", ignore_errors=True)
 
 

@@ -14,6 +14,7 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
+import phonenumbers
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -630,7 +631,7 @@ def test_engine_survives_a_huge_digit_string():
 
 # ---- phone numbers: the quick path for numbers already in E.164 ----------------------------
 @settings(max_examples=3000, deadline=None)
-@given(code=st.sampled_from(sorted(__import__("phonenumbers").COUNTRY_CODE_TO_REGION_CODE)),
+@given(code=st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
        national=st.text("0123456789", min_size=0, max_size=16))
 def test_the_quick_e164_path_agrees_with_the_full_parse(code, national):
     from hotline import phones
