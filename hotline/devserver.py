@@ -27,8 +27,9 @@ def redis_binary() -> str | None:
     return shutil.which("redis-server") or (str(here) if here.exists() else None)
 
 
-def ensure_redis(url: str) -> subprocess.Popen | None:
-    """Start a local Redis for `url` unless one already answers; returns the process started."""
+def ensure_redis(url: str, children: list[subprocess.Popen], check_stop=lambda: None) -> subprocess.Popen | None:
+    """Start a local Redis for `url` unless one already answers; the process started (also added
+    to `children` at once, so it is stopped whatever happens next), or None."""
     try:
         Redis.from_url(url, socket_connect_timeout=1).ping()
         return None
@@ -48,46 +49,74 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
     # `_stop` ends it last, so the worker and its scheduler can say goodbye to it.
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
                              "--appendonly", "yes", "--save", ""], stdout=subprocess.DEVNULL, start_new_session=True)
-    try:
-        for _ in range(50):
-            try:
-                Redis.from_url(url, socket_connect_timeout=1).ping()
-                print(f"  started Redis ({binary}) on port {port}")
-                return proc
-            except RedisError:
-                time.sleep(0.1)
-        raise SystemExit("Redis did not start")
-    except BaseException:  # did not start, or Ctrl-C while it was starting
-        proc.terminate()
-        proc.wait()
-        raise
+    children.append(proc)
+    for _ in range(50):
+        check_stop()
+        try:
+            Redis.from_url(url, socket_connect_timeout=1).ping()
+            print(f"  started Redis ({binary}) on port {port}")
+            return proc
+        except RedisError:
+            time.sleep(0.1)
+    raise SystemExit("Redis did not start")
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C, `kill`, or the terminal closed: each stops the line the same way."""
+
+
+class Stopping(Exception):
+    """A stop signal came: the launcher stops what it started and exits 0."""
+
+
+class _StopRequest:
+    """Set by the first stop signal, which also makes the launcher ignore every later one (so a
+    second Ctrl-C can never interrupt the stopping, and Redis is never left behind). The launcher
+    looks at it between steps instead of being interrupted in the middle of one: a process it
+    started is always in its list of children before a signal can take effect."""
+
+    requested = False
+
+    @classmethod
+    def handle(cls, signum, frame) -> None:  # noqa: ANN001
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, signal.SIG_IGN)
+        cls.requested = True
+
+    @classmethod
+    def check(cls) -> None:
+        """Raise Stopping if a stop signal came."""
+        if cls.requested:
+            raise Stopping
 
 
 def main(port: int | None = None) -> int:
     """Run web and worker until Ctrl-C."""
     settings = Settings.from_env()
     port = port or int(os.environ.get("PORT", "5000"))
+    _StopRequest.requested = False
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _StopRequest.handle)
     print("hotline: starting the line on this machine")
-    for stop_signal in (signal.SIGTERM, signal.SIGHUP):  # `kill`, or the terminal closed: stop as on Ctrl-C
-        signal.signal(stop_signal, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     children: list[subprocess.Popen] = []
     try:
-        redis_proc = ensure_redis(settings.redis_url)
-        if redis_proc:
-            children.append(redis_proc)
+        ensure_redis(settings.redis_url, children, _StopRequest.check)
         return _run(settings, port, children)
-    except KeyboardInterrupt:
+    except Stopping:
         print("\nhotline: stopping")
         return 0
     finally:
-        _stop(children)  # whatever was started, even if Ctrl-C came while starting
+        _stop(children)  # whatever was started, even if the signal came while starting
 
 
 def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int:
     """Prepare the database and directory, start web and worker (added to `children`), and
-    wait until one of them stops (1) or Ctrl-C."""
+    wait until one of them stops (1) or a stop signal (Stopping)."""
+    check_stop = _StopRequest.check
+    check_stop()
     db.upgrade(settings.database_url)
     print(f"  database ready ({settings.database_url.split('://')[0]})")
+    check_stop()
     result = check.run(settings)
     if result.errors:
         for problem in result.errors:
@@ -95,11 +124,14 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
         return 1
     print(f"  directory loaded: {settings.directory_path} ({len(result.warnings)} warnings; "
           "`python -m hotline check` lists them)")
+    check_stop()
     demo_password = _demo_admin(settings)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     bin_dir = Path(sys.executable).parent
+    check_stop()
     children.append(subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                                       "--threads", "4", "--timeout", "20", "--preload", "hotline:create_app()"], cwd=ROOT, env=env))
+    check_stop()
     children.append(subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env))
     print(f"\n  Open the phone simulator: http://127.0.0.1:{port}/simulator/")
     print(f"  Console:   http://127.0.0.1:{port}/console/")
@@ -107,7 +139,9 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
         print(f"             user admin, one-time password {demo_password} (you choose your own at first sign-in)")
     print(f"  Health: http://127.0.0.1:{port}/healthz    Stop: Ctrl-C\n")
     while all(child.poll() is None for child in children):
-        time.sleep(0.5)
+        check_stop()
+        time.sleep(0.2)
+    check_stop()  # web and worker got the terminal's Ctrl-C too, and may have stopped first
     print("hotline: a process stopped; stopping the others")
     return 1
 
@@ -134,7 +168,7 @@ def _stop(children: list[subprocess.Popen]) -> None:
     """Stop child processes newest first, each gone before the next is asked: the worker and
     the web process finish with Redis before Redis (the oldest) stops. A second Ctrl-C meanwhile
     is ignored here (web and worker still get it), so Redis is never left behind."""
-    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     for child in reversed(children):
         if child.poll() is None:

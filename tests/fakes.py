@@ -2,7 +2,7 @@
 
 Each fake is a stdlib `ThreadingHTTPServer` on 127.0.0.1 (a free port) in a daemon thread, speaking
 the provider's protocol closely enough for the official SDKs (twilio 9.13, africastalking 2.0.3),
-as described in ../shared/spec/CHANNELS.md. Nothing here reaches the internet.
+as described in docs/contract.md (wire facts). Nothing here reaches the internet.
 
     with FakeTwilio() as fake:                      # or the `fake_twilio` fixture
         settings = Settings.from_env(environ=fake.env())
@@ -43,7 +43,6 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -352,19 +351,3 @@ def loopback_only(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-
-
-@pytest.fixture
-def fake_twilio(monkeypatch):
-    """A FakeTwilio for one test (its 'timeout' entries wait 1 s)."""
-    loopback_only(monkeypatch)
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_at(monkeypatch):
-    """A FakeAfricasTalking for one test (its 'timeout' entries wait 1 s)."""
-    loopback_only(monkeypatch)
-    with FakeAfricasTalking() as fake:
-        yield fake

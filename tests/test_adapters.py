@@ -1,109 +1,59 @@
-"""Adapter tests as tables: the providers' real request bodies (../shared/data/provider-payloads.json)
+"""Adapter tests as tables: the providers' real request bodies (tests/data/provider-payloads.json)
 and hostile ones, each with the status the contract expects. Nothing is stored for a 4xx."""
 from __future__ import annotations
 
 import json
-import os
-import urllib.parse
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from hotline.models import InboundMessage, Report
-
-SHARED = Path(os.environ.get("HOTLINE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-PAYLOADS = json.loads((SHARED / "data" / "provider-payloads.json").read_text())["rows"]
-BASE = "https://line.example.org"
-TWILIO_TOKEN = "test-twilio-token"
-AT_TOKEN = "test-at-token"
-
-TW_SMS = ("ToCountry=KH&SmsMessageSid=SM1&NumMedia=0&SmsSid=SM1&SmsStatus=received&Body=hello"
-          "&To=%2B85512345000&NumSegments=1&MessageSid=SM1&AccountSid=AC1&From=%2B85512345678&ApiVersion=2010-04-01")
-AT_SMS = "text=hello&to=21512&id=at-1&date=2026-01-01+06%3A04%3A45&from=%2B85512345678&networkCode=99999"
-AT_USSD = "phoneNumber=%2B85512345678&serviceCode=%2A384%2A123%23&text=&sessionId=ATUid_1&networkCode=99999"
-AT_EVENT = ("sessionId=ATUid_1&serviceCode=%2A384%2A123%23&networkCode=99999&phoneNumber=%2B85512345678"
-            "&status=Incomplete&input=1&durationInMillis=2000&date=2026-01-01+06%3A04%3A45")
-
-
-def _replace(body: str, **changes) -> str:
-    """A form body with some fields changed (None removes the field)."""
-    fields = urllib.parse.parse_qsl(body, keep_blank_values=True)
-    out = [(k, v) for k, v in fields if k not in changes]
-    out += [(k, v) for k, v in changes.items() if v is not None]
-    return urllib.parse.urlencode(out)
-
+from tests.kit import AT_EVENT, AT_SMS, AT_USSD, PAYLOADS, TW_SMS, post, replace
 
 # (label, provider, path, body, signature/token mode, expected status, expected body fragment)
 HOSTILE = [
     ("twilio wrong token", "twilio", "/webhooks/twilio/sms", TW_SMS, "wrong-token", 403, "X-Twilio-Signature"),
     ("twilio signed for another URL", "twilio", "/webhooks/twilio/sms", TW_SMS, "other-url", 403, "X-Twilio-Signature"),
     ("twilio body changed after signing", "twilio", "/webhooks/twilio/sms", TW_SMS, "tampered", 403, "X-Twilio-Signature"),
-    ("twilio sender not a number", "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, From="whatsapp:+85512345678"), "valid", 400, "From"),
-    ("twilio sender letters", "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, From="MTN"), "valid", 400, "From"),
-    ("twilio no MessageSid", "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid=None), "valid", 400, "MessageSid"),
-    ("twilio body too long", "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="x" * 5000), "valid", 400, "Body"),
-    ("twilio enormous request", "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="x" * 200_000), "valid", 413, ""),
+    ("twilio sender not a number", "twilio", "/webhooks/twilio/sms", replace(TW_SMS, From="whatsapp:+85512345678"), "valid", 400, "From"),
+    ("twilio sender letters", "twilio", "/webhooks/twilio/sms", replace(TW_SMS, From="MTN"), "valid", 400, "From"),
+    ("twilio no MessageSid", "twilio", "/webhooks/twilio/sms", replace(TW_SMS, MessageSid=None), "valid", 400, "MessageSid"),
+    ("twilio body too long", "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body="x" * 5000), "valid", 400, "Body"),
+    ("twilio enormous request", "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body="x" * 200_000), "valid", 413, ""),
     ("twilio binary body", "twilio", "/webhooks/twilio/sms", b"\x00\xff\xfe\x89PNG\r\n\x1a\n" * 50, "valid", 403, "X-Twilio-Signature"),
     ("twilio status unknown", "twilio", "/webhooks/twilio/status", "MessageSid=SM1&MessageStatus=exploded", "valid", 400, "MessageStatus"),
     ("twilio status no sid", "twilio", "/webhooks/twilio/status", "MessageStatus=sent", "valid", 400, "MessageSid"),
     ("twilio status forged", "twilio", "/webhooks/twilio/status", "MessageSid=SM1&MessageStatus=sent", "forged", 403, ""),
     ("at sms no token", "africastalking", "/webhooks/africastalking/sms", AT_SMS, "none", 403, "token"),
     ("at sms wrong token", "africastalking", "/webhooks/africastalking/sms", AT_SMS, "wrong-token", 403, "token"),
-    ("at sms sender not a number", "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, **{"from": "+12ab"}), "valid", 400, "from"),
-    ("at sms impossible date", "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, date="2026-02-30 06:04:45"), "valid", 400, "date"),
-    ("at sms no id", "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, id=None), "valid", 400, "id"),
+    ("at sms sender not a number", "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, **{"from": "+12ab"}), "valid", 400, "from"),
+    ("at sms impossible date", "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, date="2026-02-30 06:04:45"), "valid", 400, "date"),
+    ("at sms no id", "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, id=None), "valid", 400, "id"),
     ("at sms json body", "africastalking", "/webhooks/africastalking/sms", '{"from": "+85512345678"}', "valid-json", 400, "id"),
     ("at delivery wrong token", "africastalking", "/webhooks/africastalking/delivery", "id=x&status=Success", "wrong-token", 403, "token"),
     ("at delivery no id", "africastalking", "/webhooks/africastalking/delivery", "status=Success", "valid", 400, "id"),
-    ("at ussd no session", "africastalking", "/webhooks/africastalking/ussd", _replace(AT_USSD, sessionId=None), "valid", 400, "sessionId"),
-    ("at ussd no text field", "africastalking", "/webhooks/africastalking/ussd", _replace(AT_USSD, text=None), "valid", 400, "text"),
-    ("at ussd sender not a number", "africastalking", "/webhooks/africastalking/ussd", _replace(AT_USSD, phoneNumber="12345"), "valid", 400, "phoneNumber"),
+    ("at ussd no session", "africastalking", "/webhooks/africastalking/ussd", replace(AT_USSD, sessionId=None), "valid", 400, "sessionId"),
+    ("at ussd no text field", "africastalking", "/webhooks/africastalking/ussd", replace(AT_USSD, text=None), "valid", 400, "text"),
+    ("at ussd sender not a number", "africastalking", "/webhooks/africastalking/ussd", replace(AT_USSD, phoneNumber="12345"), "valid", 400, "phoneNumber"),
     ("at ussd wrong token", "africastalking", "/webhooks/africastalking/ussd", AT_USSD, "wrong-token", 403, "token"),
-    ("at ussd enormous input", "africastalking", "/webhooks/africastalking/ussd", _replace(AT_USSD, text="1*" * 1500), "valid", 400, "text"),
-    ("at ussd event unknown status", "africastalking", "/webhooks/africastalking/ussd/events", _replace(AT_EVENT, status="Exploded"), "valid", 400, "status"),
-    ("at ussd event no session", "africastalking", "/webhooks/africastalking/ussd/events", _replace(AT_EVENT, sessionId=None), "valid", 400, "sessionId"),
+    ("at ussd enormous input", "africastalking", "/webhooks/africastalking/ussd", replace(AT_USSD, text="1*" * 1500), "valid", 400, "text"),
+    ("at ussd event unknown status", "africastalking", "/webhooks/africastalking/ussd/events", replace(AT_EVENT, status="Exploded"), "valid", 400, "status"),
+    ("at ussd event no session", "africastalking", "/webhooks/africastalking/ussd/events", replace(AT_EVENT, sessionId=None), "valid", 400, "sessionId"),
     ("at ussd event wrong token", "africastalking", "/webhooks/africastalking/ussd/events", AT_EVENT, "wrong-token", 403, "token"),
 ]
 
 GOOD = [
     ("twilio kh sms", "twilio", "/webhooks/twilio/sms", TW_SMS, "valid", 200, "<Response>"),
-    ("twilio sms with control chars", "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="hi\x00\x07 there friend"), "valid", 200, "<Message>"),
+    ("twilio sms with control chars", "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body="hi\x00\x07 there friend"), "valid", 200, "<Message>"),
     ("twilio status with port-less URL", "twilio", "/webhooks/twilio/status", "MessageSid=SM9&MessageStatus=delivered", "valid", 200, ""),
     ("at sms kh", "africastalking", "/webhooks/africastalking/sms", AT_SMS, "valid", 200, ""),
-    ("at sms NUL in text", "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="a\x00b c d"), "valid", 200, ""),
+    ("at sms NUL in text", "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="a\x00b c d"), "valid", 200, ""),
     ("at ussd first screen", "africastalking", "/webhooks/africastalking/ussd", AT_USSD, "valid", 200, "CON "),
     ("at ussd event incomplete", "africastalking", "/webhooks/africastalking/ussd/events", AT_EVENT, "valid", 200, ""),
-    ("at ussd event success", "africastalking", "/webhooks/africastalking/ussd/events", _replace(AT_EVENT, status="Success"), "valid", 200, ""),
+    ("at ussd event success", "africastalking", "/webhooks/africastalking/ussd/events", replace(AT_EVENT, status="Success"), "valid", 200, ""),
     ("at delivery unknown id", "africastalking", "/webhooks/africastalking/delivery", "id=nobody&status=Failed&failureReason=UserInBlackList", "valid", 200, ""),
 ]
-
-
-def post(client, provider: str, path: str, body, mode: str):
-    """Post a body as the provider would: signed (Twilio) or with the token (Africa's Talking)."""
-    raw = body.encode() if isinstance(body, str) else body
-    headers = {"Content-Type": "application/json" if mode == "valid-json" else "application/x-www-form-urlencoded"}
-    query = ""
-    if provider == "twilio":
-        params = dict(urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
-        url = BASE + path
-        if mode == "valid":
-            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
-        elif mode == "wrong-token":
-            headers["X-Twilio-Signature"] = RequestValidator("not-the-token").compute_signature(url, params)
-        elif mode == "other-url":
-            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(BASE + "/elsewhere", params)
-        elif mode == "tampered":
-            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, dict(params, Body="other"))
-        elif mode == "forged":
-            headers["X-Twilio-Signature"] = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    else:
-        if mode in ("valid", "valid-json"):
-            query = "?token=" + AT_TOKEN
-        elif mode == "wrong-token":
-            query = "?token=guess"
-    return client.post(path + query, data=raw, headers=headers, base_url="http://localhost")
 
 
 def _counts(services) -> tuple[int, int]:
@@ -160,7 +110,7 @@ def test_twilio_sdk_vector():
 
 def test_twilio_does_not_keep_reporter_location(client, services):
     """FromCity/FromState/FromZip never reach storage."""
-    body = _replace(TW_SMS, FromCity="SVAY RIENG", FromState="SR", FromZip="20001", Body="a worrying offer today")
+    body = replace(TW_SMS, FromCity="SVAY RIENG", FromState="SR", FromZip="20001", Body="a worrying offer today")
     assert post(client, "twilio", "/webhooks/twilio/sms", body, "valid").status_code == 200
     with services.Session() as session:
         report = session.scalars(select(Report)).one()

@@ -9,21 +9,16 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from hotline import api, queues, reportnumber
 from hotline import reports as report_store
 from hotline.directory import Contact
-from hotline.engine import Draft
 from hotline.models import AuditEntry, OutboundMessage, Report, ReportEvent
-from tests.test_adapters import TW_SMS, _replace, post
-from tests.test_intake import ussd
-from workers import jobs
+from tests.kit import NGO, REPORTER, TRACING, direct_report, sms, ussd
+from tests.kit import run_worker as work
 
-NGO, TRACING = "ngo-token-0123456789abcdef", "tracing-token-fedcba9876543210"
-REPORTER = "+85512345678"
 REPORTER_FORMS = ("12345678", "012 345 678", "012345678", "85512345678")
 """Every way the reporter's number could leak into a body."""
 
@@ -40,11 +35,6 @@ def tokens(monkeypatch):
     monkeypatch.setenv("NGO_API_TOKEN", NGO)
     monkeypatch.setenv("TRACING_API_TOKEN", TRACING)
     return {"ngo": NGO, "tracing": TRACING}
-
-
-def work(services):
-    """Run every queued job with a real rq worker until the queues are empty."""
-    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
 
 
 def call(client, method, path, token=NGO, body=None, raw=None, content_type="application/json", headers=None):
@@ -83,21 +73,6 @@ def ussd_report(client, services, steps, session_id, consent=None, phone=REPORTE
         report = session.scalars(select(Report).order_by(Report.id.desc())).first()
         assert report.routing == "routed" and report.number in last
         return report.number
-
-
-def direct_report(services, type_="recruiter", area="14010101", sender=None, consent=False) -> str:
-    """A report stored the way intake stores it, then routed by the real routing job (fast, for pages)."""
-    with services.Session.begin() as session:
-        report_id, number = report_store.create(session.connection(), services.vault,
-                                                Draft(type_, area, {}, "en", consent, "sms"), sender, "twilio")
-    assert jobs.route_report(report_id) == "routed"
-    return number
-
-
-def sms(client, text, sid, sender=REPORTER):
-    response = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body=text, MessageSid=sid, From=sender), "valid")
-    assert response.status_code == 200
-    return response
 
 
 # ---- the OpenAPI document ---------------------------------------------------------------------

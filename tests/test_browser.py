@@ -34,8 +34,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from hotline.console.auth import create_user  # noqa: E402
 from hotline.models import OutboundMessage, Report  # noqa: E402
-from tests.test_console import REPORTER, run_worker  # noqa: E402
-from tests.test_intake import ussd  # noqa: E402
+from tests.kit import REPORTER, run_worker, ussd  # noqa: E402
 
 AGENCY = "ngo-safe-migration"
 NEW_PASSWORD = "a long new password in the browser"

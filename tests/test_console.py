@@ -2,62 +2,16 @@
 audit chain, retention. No page holds a reporter's number except the logged reveal."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
-import pytest
-from rq import SimpleWorker
 from sqlalchemy import select, text, update
 
-from hotline import audit, queues
+from hotline import audit
 from hotline.console.auth import create_user
 from hotline.models import AuditEntry, OutboundMessage, Report, User, utcnow
-from tests.test_intake import ussd
+from tests.kit import REPORTER, csrf, post_form, run_worker, sign_in
 
-REPORTER = "+85512345678"
 NUMBER_FORMS = ("12345678", "012 345 678", "+855 12 345 678")
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-def sign_in(client, services, username, role="caseworker", agency=None):
-    """Create a user and sign in, choosing a new password at once."""
-    one_time = create_user(services, username, role, agency)
-    page = client.get("/console/login").get_data(as_text=True)
-    response = client.post("/console/login", data={"csrf_token": csrf(page), "username": username, "password": one_time})
-    assert response.status_code == 302 and response.location.endswith("/console/password")
-    page = client.get("/console/password").get_data(as_text=True)
-    response = client.post("/console/password", data={"csrf_token": csrf(page), "current": one_time,
-                                                      "new": "a long new password", "repeat": "a long new password"})
-    assert response.status_code == 302
-    with services.Session() as db:
-        return db.scalar(select(User.id).where(User.username == username))
-
-
-def run_worker(services):
-    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
-
-
-@pytest.fixture
-def reports(client, services):
-    """A recruiter report in Angkrong (partner NGO, reporter agreed to contact) and an urgent one (duty unit only)."""
-    steps = ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
-             "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*1")
-    for full in steps:
-        ussd(client, "ATUid_console1", full)
-    for full in ("", "3", "3*14010101"):
-        ussd(client, "ATUid_console2", full, phone="+85512345679")
-    run_worker(services)
-    with services.Session() as db:
-        numbers = {r.type: r.number for r in db.scalars(select(Report))}
-    return numbers
-
-
-def post_form(client, path, page_path, **data):
-    page = client.get(page_path).get_data(as_text=True)
-    return client.post(path, data={"csrf_token": csrf(page), **data})
 
 
 def test_sign_in_is_required(client):
@@ -86,7 +40,7 @@ def test_security_headers(client):
 
 
 def test_every_answer_carries_the_security_headers_once(client):
-    from tests.test_adapters import post
+    from tests.kit import post
 
     step = "phoneNumber=%2B85512345678&serviceCode=%2A384%2A123%23&sessionId=ATUid_h&networkCode=99999&text="
     answers = {"webhook step": post(client, "africastalking", "/webhooks/africastalking/ussd", step, "valid"),

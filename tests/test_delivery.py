@@ -11,20 +11,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from hotline import channels, deadletters, queues
 from hotline.channels.base import SendError
 from hotline.directory import Directory, Webhook
 from hotline.models import Alert, OutboundMessage, Report
-from tests.conftest import _free_port
-from tests.test_adapters import TW_SMS, _replace, post
-from tests.test_intake import ussd
+from tests.kit import REPORTER, TW_SMS, free_port, post, replace, ussd
+from tests.kit import run_worker as work
 from workers import jobs
 
 SECRET = "agency-shared-secret"
-REPORTER = "+85512345678"
 
 
 class Receiver:
@@ -85,13 +82,8 @@ def wired(services, receiver, monkeypatch):
     return services
 
 
-def work(services):
-    """Run every queued job with a real rq worker until the queues are empty."""
-    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
-
-
 def unsorted_report(client, text="a broker took my cousin's passport, call me on 012 345 678"):
-    response = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body=text), "valid")
+    response = post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body=text), "valid")
     assert response.status_code == 200
 
 
@@ -144,7 +136,7 @@ def test_status_change_is_pushed_as_report_updated(client, wired, receiver):
     work(wired)
     with wired.Session() as session:
         number = session.scalars(select(Report.number)).one()
-    post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid="SMack", From="+85512000001", Body=f"OK {number}"), "valid")
+    post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, MessageSid="SMack", From="+85512000001", Body=f"OK {number}"), "valid")
     work(wired)
     events = [json.loads(r["body"])["event"] for r in receiver.requests]
     assert events == ["report.created", "report.updated"]
@@ -153,7 +145,7 @@ def test_status_change_is_pushed_as_report_updated(client, wired, receiver):
 
 def test_email_alert_through_smtp(client, wired):
     inbox = Inbox()
-    port = _free_port()
+    port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:

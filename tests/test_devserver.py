@@ -13,12 +13,12 @@ import sys
 import time
 import urllib.request
 
+import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
 from hotline.settings import ROOT
-from tests.conftest import _free_port
-from tests.test_drills import wait_for
+from tests.kit import free_port, wait_for
 
 
 def _get(url: str, data: dict | None = None) -> dict:
@@ -34,7 +34,7 @@ def _listening(port: int) -> bool:
 
 
 def _wait(what: str, done, timeout: float, log) -> None:
-    """tests.test_drills.wait_for, with the line's output when it times out."""
+    """tests.kit.wait_for, with the line's output when it times out."""
     try:
         wait_for(done, timeout, what)
     except AssertionError as exc:
@@ -43,7 +43,7 @@ def _wait(what: str, done, timeout: float, log) -> None:
 
 def _start(tmp_path) -> tuple[subprocess.Popen, int, int, object]:
     """`python -m hotline dev` on free ports, with a Redis of its own to start and a new database."""
-    web_port, redis_port = _free_port(), _free_port()
+    web_port, redis_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "DATABASE_", "REDIS_", "SMS_"))}
     env.update(HOTLINE_ENV="development", DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}", PORT=str(web_port),
                REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", SMS_PROVIDER="console", PYTHONUNBUFFERED="1")
@@ -105,12 +105,14 @@ def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
     assert not _listening(web_port) and not _listening(redis_port)
 
 
-def test_ctrl_c_while_starting_leaves_no_redis_behind(tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 0.7, 2.0], ids=["at-redis", "migrating", "later"])
+def test_ctrl_c_while_starting_leaves_no_redis_behind(tmp_path, delay):
     """Redis runs in a session of its own (so it outlives web and worker on Ctrl-C): a Ctrl-C
-    that comes while the line is still starting must stop it too, even pressed twice."""
+    that comes while the line is still starting, at any step, must stop it too, even pressed twice."""
     proc, web_port, redis_port, log = _start(tmp_path)
     try:
         _wait("Redis not started", lambda: "started Redis" in log.read_text(), 60, log)
+        time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)
         time.sleep(0.3)
         if proc.poll() is None:

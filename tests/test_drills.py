@@ -4,64 +4,20 @@ from __future__ import annotations
 
 import collections
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from sqlalchemy import select
 
 from hotline.models import OutboundMessage, Report
-from hotline.settings import ROOT
-from tests.conftest import TEST_ENV
 from tests.fakes import FakeTwilio, loopback_only
-from tests.test_intake import ussd
+from tests.kit import TEST_ENV, Workers, post, ussd, wait_for
 
 pytestmark = pytest.mark.drill
 
 VILLAGE_LEADER, NGO = "+85512000001", "+85512999999"
 RECRUITER_STEPS = ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
                    "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2")
-
-
-def wait_for(predicate, seconds: float = 60.0, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-class Workers:
-    """rq worker processes started as `python -m workers`, as the Procfile does."""
-
-    def __init__(self, env: dict, log_dir):
-        self.env, self.log_dir, self.procs = env, log_dir, []
-
-    def start(self) -> subprocess.Popen:
-        log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append(proc)
-        return proc
-
-    @staticmethod
-    def kill(proc: subprocess.Popen) -> None:
-        """SIGKILL the worker and its work horse: no clean-up runs."""
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
@@ -136,7 +92,6 @@ def test_provider_failing_twice_and_timing_out_once(client, services, drill):
 
 
 def test_duplicated_status_callbacks_change_nothing(client, services, drill):
-    from tests.test_adapters import post
 
     fake, workers = drill
     workers.start()

@@ -7,41 +7,9 @@ from hotline import reportnumber
 from hotline.engine.screens import fits_final, fits_screen
 from hotline.services import CONFIG_DIR, load_config
 from hotline.settings import Settings
+from tests.kit import FakeBackend
 
 NOW = 1_800_000_000.0
-
-
-class FakeBackend:
-    """Storage as plain dicts, recording what the engine asked."""
-
-    def __init__(self):
-        self.reports: dict[str, dict] = {}
-        self.language = None
-        self.opted_out = None
-        self.details: list[tuple[str, str]] = []
-        self.acks: list[str] = []
-
-    def submit(self, draft):
-        number = reportnumber.generate()
-        self.reports[number] = {"draft": draft, "status": "new"}
-        return number
-
-    def status(self, number):
-        return self.reports.get(number, {}).get("status")
-
-    def add_detail(self, number, text):
-        self.details.append((number, text))
-        return True
-
-    def set_language(self, lang):
-        self.language = lang
-
-    def set_opt_out(self, opted_out):
-        self.opted_out = opted_out
-
-    def acknowledge(self, number):
-        self.acks.append(number)
-        return "not_contact"
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 console's sign-in: thousands of requests through the Flask test client (in process, real Redis,
 real database), and not one may be answered 5xx.
 
-The requests start from the providers' real payload shapes (../shared/data/provider-payloads.json,
+The requests start from the providers' real payload shapes (tests/data/provider-payloads.json,
 tests/test_adapters.py) and are mutated: fields dropped, repeated, replaced by hostile text
 (Khmer, emoji, control characters, NUL, very long), resends of a message id already handled,
 USSD sessions walked step by step (one sessionId, a growing `text`), delivery reports for
@@ -43,8 +43,8 @@ from hotline.console.auth import create_user
 from hotline.directory import REPORT_TYPES
 from hotline.models import STATUSES
 from hotline.outbox import new_sms
-from tests.test_adapters import AT_EVENT, AT_SMS, AT_TOKEN, AT_USSD, BASE, PAYLOADS, TW_SMS, TWILIO_TOKEN
-from tests.test_api import NGO, TRACING, direct_report
+from tests.kit import (AT_EVENT, AT_SMS, AT_TOKEN, AT_USSD, BASE, NGO, PAYLOADS, TRACING, TW_SMS, TWILIO_TOKEN,
+                       direct_report)
 
 TOTAL = int(os.environ.get("HOTLINE_FUZZ_REQUESTS", "10000"))
 SEED = int(os.environ.get("HOTLINE_FUZZ_SEED", "20260101"))

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from hotline import scoping
 from hotline.console.views import TYPES
 from hotline.models import STATUSES, User
-from tests.test_console import reports, sign_in  # noqa: F401  (reports is a fixture)
+from tests.kit import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "hotline" / "translations"

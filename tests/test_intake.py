@@ -3,24 +3,15 @@ from __future__ import annotations
 
 import logging
 
-import pytest
 from redis import Redis
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from hotline import reportnumber
 from hotline.models import Base, InboundMessage, OutboundMessage, Report, Reporter
-from tests.test_adapters import AT_SMS, TW_SMS, _replace, post
+from tests.kit import AT_SMS, REPORTER, TW_SMS, post, replace, ussd
 from workers import jobs
 
-PHONE = "+85512345678"
-
-
-def ussd(client, session_id: str, full_text: str, phone: str = PHONE):
-    """One USSD step as Africa's Talking sends it."""
-    body = f"phoneNumber={phone.replace('+', '%2B')}&serviceCode=%2A384%2A123%23&sessionId={session_id}&networkCode=99999&text={full_text.replace('*', '%2A')}"
-    response = post(client, "africastalking", "/webhooks/africastalking/ussd", body, "valid")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_data(as_text=True)
+PHONE = REPORTER
 
 
 def count(services, model) -> int:
@@ -49,7 +40,7 @@ def test_resent_ussd_step_gets_the_same_answer_and_creates_nothing(client, servi
 
 
 def test_resent_twilio_sms_is_handled_once(client, services):
-    body = _replace(TW_SMS, Body="a broker in a white car offers jobs")
+    body = replace(TW_SMS, Body="a broker in a white car offers jobs")
     first = post(client, "twilio", "/webhooks/twilio/sms", body, "valid").get_data(as_text=True)
     second = post(client, "twilio", "/webhooks/twilio/sms", body, "valid").get_data(as_text=True)
     assert first == second and "<Message>" in first
@@ -57,7 +48,7 @@ def test_resent_twilio_sms_is_handled_once(client, services):
 
 
 def test_africastalking_sms_reply_goes_out_through_a_worker_job(client, services):
-    response = post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="hello"), "valid")
+    response = post(client, "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="hello"), "valid")
     assert response.status_code == 200 and response.get_data(as_text=True) == ""
     with services.Session() as session:
         message = session.scalars(select(OutboundMessage)).one()
@@ -71,8 +62,8 @@ def test_africastalking_sms_reply_goes_out_through_a_worker_job(client, services
 
 def test_reporter_number_is_never_stored_or_logged_in_the_clear(client, services, caplog):
     caplog.set_level(logging.DEBUG)
-    post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="the recruiter said no papers needed"), "valid")
-    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="STOP"), "valid")
+    post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body="the recruiter said no papers needed"), "valid")
+    post(client, "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="STOP"), "valid")
     ussd(client, "ATUid_c", "")
     for full in ("3", "3*14010101"):                      # a report routed, alerted and sent by a worker
         ussd(client, "ATUid_c", full)
@@ -91,7 +82,7 @@ def test_reporter_number_is_never_stored_or_logged_in_the_clear(client, services
 
 
 def test_stop_is_remembered_by_hash(client, services):
-    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="STOP"), "valid")
+    post(client, "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="STOP"), "valid")
     with services.Session() as session:
         row = session.get(Reporter, services.vault.lookup_hash(PHONE))
     assert row is not None and row.opted_out
@@ -101,8 +92,8 @@ def test_a_number_sending_too_fast_is_slowed_politely(client, services):
     services.settings.rate_limit_per_minute = 5
     try:
         for i in range(5):
-            post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid=f"SMr{i}", Body="hi"), "valid")
-        reply = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid="SMr9", Body="hi"), "valid")
+            post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, MessageSid=f"SMr{i}", Body="hi"), "valid")
+        reply = post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, MessageSid="SMr9", Body="hi"), "valid")
     finally:
         services.settings.rate_limit_per_minute = 20
     assert "Too many messages" in reply.get_data(as_text=True) or "ច្រើន" in reply.get_data(as_text=True)
@@ -110,7 +101,7 @@ def test_a_number_sending_too_fast_is_slowed_politely(client, services):
 
 def test_reports_are_kept_when_redis_is_down(client, services):
     services.redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
-    reply = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, Body="men recruiting girls for karaoke"), "valid")
+    reply = post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body="men recruiting girls for karaoke"), "valid")
     assert reply.status_code == 200
     assert ussd(client, "ATUid_d", "3*99").startswith("END ")  # state lost: the session's inputs are replayed
     with services.Session() as session:
@@ -122,7 +113,7 @@ def test_reports_are_kept_when_redis_is_down(client, services):
 
 
 def test_status_callbacks_never_go_backwards(client, services):
-    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="hello"), "valid")
+    post(client, "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="hello"), "valid")
     with services.Session.begin() as session:
         message = session.scalars(select(OutboundMessage)).one()
         message.provider, message.provider_message_id, message.status = "africastalking", "ATXid_1", "sent"
@@ -133,7 +124,7 @@ def test_status_callbacks_never_go_backwards(client, services):
 
 
 def test_twilio_unsubscribed_error_opts_the_reporter_out(client, services):
-    post(client, "africastalking", "/webhooks/africastalking/sms", _replace(AT_SMS, text="hello"), "valid")
+    post(client, "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="hello"), "valid")
     with services.Session.begin() as session:
         message = session.scalars(select(OutboundMessage)).one()
         message.provider, message.provider_message_id, message.status = "twilio", "SMx", "sent"
@@ -161,7 +152,7 @@ def test_sweep_enqueues_reports_whose_job_was_lost(client, services):
 
 def test_report_numbers_are_unique_under_many_reports(client, services):
     for i in range(40):
-        post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid=f"SMu{i}", From=f"+8551200{i:04d}",
+        post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, MessageSid=f"SMu{i}", From=f"+8551200{i:04d}",
                                                                 Body="many words in this message"), "valid")
     with services.Session() as session:
         numbers = session.scalars(select(Report.number)).all()

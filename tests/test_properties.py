@@ -28,7 +28,7 @@ from hotline.engine.dialogue import MAX_TEXT
 from hotline.engine.screens import fits_final, fits_screen
 from hotline.services import CONFIG_DIR, load_config
 from hotline.settings import Settings
-from tests.test_engine import FakeBackend
+from tests.kit import FakeBackend
 
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
     # Even with database=None Hypothesis caches constants and Unicode tables in ./.hypothesis:
@@ -61,7 +61,7 @@ ACKS = ("done", "already", "unknown", "not_contact")
 
 
 class SeqBackend(FakeBackend):
-    """tests/test_engine.py's FakeBackend, but report numbers come from a fixed sequence (so
+    """tests.kit's FakeBackend, but report numbers come from a fixed sequence (so
     replaying the same inputs gives byte-identical replies), statuses vary, and OK answers vary."""
 
     def submit(self, draft):

@@ -3,7 +3,6 @@ leader through a real rq worker, and the leader's OK acknowledges it."""
 from __future__ import annotations
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from hotline import queues, routing
@@ -11,8 +10,7 @@ from hotline.directory import load_directory
 from hotline.models import Alert, OutboundMessage, Report
 from hotline.routing import RouteInput
 from hotline.settings import ROOT
-from tests.test_adapters import TW_SMS, _replace, post
-from tests.test_intake import ussd
+from tests.kit import TW_SMS, post, replace, run_worker, ussd
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +50,6 @@ def test_plan(directory, type_, area, answers, first, levels, agencies):
     assert ids(plan.agencies) == agencies
 
 
-def run_worker(services):
-    """Run every queued job with a real rq worker (burst mode, in this process)."""
-    qs = [queues.queue(name, services.redis) for name in queues.ALL]
-    SimpleWorker(qs, connection=services.redis).work(burst=True)
-
-
 def test_report_to_alert_to_ok(client, services):
     # A worrying job offer in Angkrong village, by USSD, with consent to follow-up.
     for full in ("", "1", "1*14010101", "1*14010101*1", "1*14010101*1*1", "1*14010101*1*1*99",
@@ -86,10 +78,10 @@ def test_report_to_alert_to_ok(client, services):
     with services.Session() as session:
         assert len(session.scalars(select(Alert)).all()) == before == 3
     # A stranger's OK changes nothing; the village leader's OK acknowledges.
-    stranger = post(client, "twilio", "/webhooks/twilio/sms", _replace(TW_SMS, MessageSid="SMok1", Body=f"OK {report.number}"), "valid")
+    stranger = post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, MessageSid="SMok1", Body=f"OK {report.number}"), "valid")
     assert report.number not in stranger.get_data(as_text=True) or "OK" in stranger.get_data(as_text=True)
     leader = post(client, "twilio", "/webhooks/twilio/sms",
-                  _replace(TW_SMS, MessageSid="SMok2", From="+85512000001", Body=f"ok {report.number}"), "valid")
+                  replace(TW_SMS, MessageSid="SMok2", From="+85512000001", Body=f"ok {report.number}"), "valid")
     assert leader.status_code == 200
     run_worker(services)
     with services.Session() as session:
@@ -124,7 +116,7 @@ def test_khmer_ok_from_an_alerted_leader(client, services):
         number = session.scalars(select(Report.number)).one()
     khmer_number = number.translate(str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩"))
     reply = post(client, "twilio", "/webhooks/twilio/sms",
-                 _replace(TW_SMS, MessageSid="SMkm", From="+85512000001", Body=f"យល់ព្រម {khmer_number}"), "valid")
+                 replace(TW_SMS, MessageSid="SMkm", From="+85512000001", Body=f"យល់ព្រម {khmer_number}"), "valid")
     assert number in reply.get_data(as_text=True)
     with services.Session() as session:
         assert session.scalars(select(Report.status)).one() == "acknowledged"

@@ -7,7 +7,6 @@ import collections
 import concurrent.futures
 import os
 import subprocess
-import sys
 import time
 import urllib.parse
 
@@ -17,9 +16,8 @@ from sqlalchemy import select
 
 from hotline.models import OutboundMessage, Report
 from hotline.settings import ROOT
-from tests.conftest import TEST_ENV, _free_port
 from tests.fakes import FakeTwilio, loopback_only
-from tests.test_drills import Workers, wait_for
+from tests.kit import TEST_ENV, Workers, free_port, wait_for
 
 pytestmark = [pytest.mark.drill, pytest.mark.postgres]
 
@@ -42,7 +40,7 @@ class Webs:
 
     def start(self, count: int) -> None:
         for i in range(count):
-            port = _free_port()
+            port = free_port()
             log = open(self.log_dir / f"web-{i}.log", "w")
             self.procs.append(subprocess.Popen(
                 [str(ROOT / ".venv" / "bin" / "gunicorn") if (ROOT / ".venv" / "bin" / "gunicorn").exists() else "gunicorn",
@@ -170,7 +168,7 @@ def test_a_webhook_step_runs_again_when_its_pooled_connection_was_killed(postgre
     from sqlalchemy import text
 
     from hotline.db import make_engine
-    from tests.test_intake import ussd
+    from tests.kit import ussd
 
     ussd(client, "ATUid_k0", "3*14010101")  # the pool now holds a connection
     with services.db_autocommit.connect() as conn:

@@ -27,7 +27,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 
 from hotline.models import Base
-from tests.test_api import NGO, TRACING, direct_report
+from tests.kit import NGO, TRACING, direct_report
 
 EXAMPLES = int(os.environ.get("HOTLINE_SCHEMATHESIS_EXAMPLES", "150"))
 """Examples per operation in the fuzzing phase (the examples and coverage phases add their own)."""

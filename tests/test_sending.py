@@ -15,7 +15,7 @@ from hotline.channels import africastalking as at_module
 from hotline.channels import twilio as twilio_module
 from hotline.channels.base import SendError, SendResult
 from hotline.settings import Settings
-from tests.fakes import FakeAfricasTalking, fake_at, fake_twilio, loopback_only  # noqa: F401
+from tests.fakes import FakeAfricasTalking, loopback_only
 
 TWILIO = twilio_module.PROVIDER
 AT = at_module.PROVIDER

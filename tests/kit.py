@@ -1,0 +1,247 @@
+"""The test kit: what several test modules share, in one place. Test modules import from here
+(and from `tests.fakes`, the fake providers), never from one another, and read their data from
+`tests/data/`: a fresh clone passes with nothing beside it."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+from rq import SimpleWorker
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from hotline import queues
+from hotline import reports as report_store
+from hotline.engine import Draft
+from hotline.settings import ROOT
+
+DATA = Path(__file__).resolve().parent / "data"
+"""Test data the project carries (provider payloads and the like)."""
+
+TEST_ENV = {
+    "HOTLINE_ENV": "development",
+    "PUBLIC_BASE_URL": "https://line.example.org",
+    "TWILIO_AUTH_TOKEN": "test-twilio-token",
+    "AT_WEBHOOK_TOKEN": "test-at-token",
+    "SMS_PROVIDER": "console",
+    "SECRET_KEY": "test-secret",
+}
+"""The environment every test's settings (and every process a drill starts) read."""
+
+BASE = TEST_ENV["PUBLIC_BASE_URL"]
+TWILIO_TOKEN = TEST_ENV["TWILIO_AUTH_TOKEN"]
+AT_TOKEN = TEST_ENV["AT_WEBHOOK_TOKEN"]
+
+PAYLOADS = json.loads((DATA / "provider-payloads.json").read_text(encoding="utf-8"))["rows"]
+"""Real-shaped provider request bodies with the status the contract expects."""
+
+REPORTER = "+85512345678"
+"""The phone most tests report from."""
+
+NGO, TRACING = "ngo-token-0123456789abcdef", "tracing-token-fedcba9876543210"
+"""Partner API tokens of the sample directory's two agencies that have one."""
+
+TW_SMS = ("ToCountry=KH&SmsMessageSid=SM1&NumMedia=0&SmsSid=SM1&SmsStatus=received&Body=hello"
+          "&To=%2B85512345000&NumSegments=1&MessageSid=SM1&AccountSid=AC1&From=%2B85512345678&ApiVersion=2010-04-01")
+AT_SMS = "text=hello&to=21512&id=at-1&date=2026-01-01+06%3A04%3A45&from=%2B85512345678&networkCode=99999"
+AT_USSD = "phoneNumber=%2B85512345678&serviceCode=%2A384%2A123%23&text=&sessionId=ATUid_1&networkCode=99999"
+AT_EVENT = ("sessionId=ATUid_1&serviceCode=%2A384%2A123%23&networkCode=99999&phoneNumber=%2B85512345678"
+            "&status=Incomplete&input=1&durationInMillis=2000&date=2026-01-01+06%3A04%3A45")
+
+
+def replace(body: str, **changes) -> str:
+    """A form body with some fields changed (None removes the field)."""
+    fields = urllib.parse.parse_qsl(body, keep_blank_values=True)
+    out = [(k, v) for k, v in fields if k not in changes]
+    out += [(k, v) for k, v in changes.items() if v is not None]
+    return urllib.parse.urlencode(out)
+
+
+def post(client, provider: str, path: str, body, mode: str):
+    """Post a body as the provider would: signed (Twilio) or with the token (Africa's Talking)."""
+    raw = body.encode() if isinstance(body, str) else body
+    headers = {"Content-Type": "application/json" if mode == "valid-json" else "application/x-www-form-urlencoded"}
+    query = ""
+    if provider == "twilio":
+        params = dict(urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
+        url = BASE + path
+        if mode == "valid":
+            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+        elif mode == "wrong-token":
+            headers["X-Twilio-Signature"] = RequestValidator("not-the-token").compute_signature(url, params)
+        elif mode == "other-url":
+            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(BASE + "/elsewhere", params)
+        elif mode == "tampered":
+            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, dict(params, Body="other"))
+        elif mode == "forged":
+            headers["X-Twilio-Signature"] = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    else:
+        if mode in ("valid", "valid-json"):
+            query = "?token=" + AT_TOKEN
+        elif mode == "wrong-token":
+            query = "?token=guess"
+    return client.post(path + query, data=raw, headers=headers, base_url="http://localhost")
+
+
+def ussd(client, session_id: str, full_text: str, phone: str = REPORTER) -> str:
+    """One USSD step as Africa's Talking sends it; the answer's body."""
+    body = (f"phoneNumber={phone.replace('+', '%2B')}&serviceCode=%2A384%2A123%23&sessionId={session_id}"
+            f"&networkCode=99999&text={urllib.parse.quote(full_text, safe='')}")
+    response = post(client, "africastalking", "/webhooks/africastalking/ussd", body, "valid")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_data(as_text=True)
+
+
+def sms(client, text: str, sid: str, sender: str = REPORTER):
+    """One Twilio SMS from `sender`, signed; the response."""
+    response = post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body=text, MessageSid=sid, From=sender),
+                    "valid")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response
+
+
+def run_worker(services) -> None:
+    """Run every queued job with a real rq worker until the queues are empty."""
+    SimpleWorker([queues.queue(n, services.redis) for n in queues.ALL], connection=services.redis).work(burst=True)
+
+
+def direct_report(services, type_: str = "recruiter", area: str | None = "14010101", sender: str | None = None,
+                  consent: bool | None = False, answers: dict | None = None, route: bool = True) -> str:
+    """A report stored the way intake stores it, then routed by the real routing job; its number."""
+    from workers import jobs
+
+    with services.Session.begin() as session:
+        report_id, number = report_store.create(session.connection(), services.vault,
+                                                Draft(type_, area, dict(answers or {}), "en", consent, "sms"),
+                                                sender, "twilio")
+    if route:
+        assert jobs.route_report(report_id) == "routed"
+    return number
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, seconds: float = 60.0, what: str = "") -> None:
+    """Wait until `predicate()` is true, or fail naming what did not happen."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+class Workers:
+    """rq worker processes started as `python -m workers`, as the Procfile does."""
+
+    def __init__(self, env: dict, log_dir):
+        self.env, self.log_dir, self.procs = env, log_dir, []
+
+    def start(self) -> subprocess.Popen:
+        log = open(self.log_dir / f"worker-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    @staticmethod
+    def kill(proc: subprocess.Popen) -> None:
+        """SIGKILL the worker and its work horse: no clean-up runs."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def logs(self) -> str:
+        """Everything the workers printed so far."""
+        return "\n".join(p.read_text() for p in sorted(Path(self.log_dir).glob("worker-*.log")))
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+class FakeBackend:
+    """The engine's storage as plain dicts, recording what the engine asked."""
+
+    def __init__(self):
+        from hotline import reportnumber
+
+        self._generate = reportnumber.generate
+        self.reports: dict[str, dict] = {}
+        self.language = None
+        self.opted_out = None
+        self.details: list[tuple[str, str]] = []
+        self.acks: list[str] = []
+
+    def submit(self, draft):
+        number = self._generate()
+        self.reports[number] = {"draft": draft, "status": "new"}
+        return number
+
+    def status(self, number):
+        return self.reports.get(number, {}).get("status")
+
+    def add_detail(self, number, text):
+        self.details.append((number, text))
+        return True
+
+    def set_language(self, lang):
+        self.language = lang
+
+    def set_opt_out(self, opted_out):
+        self.opted_out = opted_out
+
+    def acknowledge(self, number):
+        self.acks.append(number)
+        return "not_contact"
+
+
+# ---- the console ------------------------------------------------------------------------------
+def csrf(page: str) -> str:
+    """The CSRF token of a console form."""
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+NEW_PASSWORD = "a long new password"
+"""What `sign_in` sets as a new user's own password."""
+
+
+def sign_in(client, services, username, role="caseworker", agency=None, language="en"):
+    """Create a user and sign in, choosing a new password at once; the user's id."""
+    from hotline.console.auth import create_user
+    from hotline.models import User
+
+    one_time = create_user(services, username, role, agency, language)
+    page = client.get("/console/login").get_data(as_text=True)
+    response = client.post("/console/login", data={"csrf_token": csrf(page), "username": username, "password": one_time})
+    assert response.status_code == 302 and response.location.endswith("/console/password")
+    page = client.get("/console/password").get_data(as_text=True)
+    response = client.post("/console/password", data={"csrf_token": csrf(page), "current": one_time,
+                                                      "new": NEW_PASSWORD, "repeat": NEW_PASSWORD})
+    assert response.status_code == 302
+    with services.Session() as db:
+        return db.scalar(select(User.id).where(User.username == username))
+
+
+def post_form(client, path, page_path, **data):
+    """Post a console form with the CSRF token of the page it is on."""
+    page = client.get(page_path).get_data(as_text=True)
+    return client.post(path, data={"csrf_token": csrf(page), **data})
