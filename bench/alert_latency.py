@@ -84,7 +84,7 @@ def main() -> int:
             step(session, phone, "3")
             seen = len(fake.accepted)
             started = time.time()
-            answer = step(session, phone, "3*14010101")
+            answer = step(session, phone, "3*14010101*2")
             assert answer.startswith("END "), answer
             deadline = time.monotonic() + 30
             while len(fake.accepted) == seen and time.monotonic() < deadline:

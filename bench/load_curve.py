@@ -3,7 +3,7 @@
 One command: `.venv/bin/python bench/load_curve.py [--connections 1,2,4,8,16,32,64] [--json]`.
 Same set-up as bench/webhooks.py (own Redis, temp SQLite or `--database-url`, real and bare
 app under gunicorn with the Procfile's settings, wrk on 127.0.0.1). The step is the USSD
-final step that stores an urgent report (`3*14010101` on a fresh session). wrk is a closed
+final step that stores an urgent report (`3*14010101*2` on a fresh session). wrk is a closed
 loop: each connection sends its next request as soon as the answer arrives, so the offered
 load is the number of connections. For each count, real and bare take turns. It prints p50,
 p99 and req/s and draws them to docs/latency-vs-load.png (`--plot` to choose another file).

@@ -36,7 +36,7 @@ import webload as W
 
 WARMUP = 100
 CLIENT_THREADS = 8
-VILLAGE_STEP = "3*14010101"
+VILLAGE_STEP = "3*14010101*2"
 
 
 def rss_mib(proc: psutil.Process) -> float:

@@ -31,8 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from hotline import routing  # noqa: E402
 from hotline.areas import Gazetteer, load_areas  # noqa: E402
-from hotline.directory import REPORT_TYPES, Contact, Directory, load_directory  # noqa: E402
+from hotline import reporttypes  # noqa: E402
+from hotline.directory import Contact, Directory, load_directory  # noqa: E402
 from hotline.routing import Plan, RouteInput  # noqa: E402
+
+REPORT_TYPES = tuple(reporttypes.load(ROOT / "config"))
+"""The shipped report types (config/flows.yaml)."""
 
 SEED = 20250101
 NATIONAL_SIZE = 30_000

@@ -45,7 +45,7 @@ STEPS = {
     # name: (what, wrk script, form text, real body prefix, bare body prefix)
     "ussd_first": ("USSD first screen (text empty)", "ussd", "", "CON ", "CON "),
     "ussd_menu": ("USSD menu step (fresh session, text 1)", "ussd", "1", "CON ", "CON "),
-    "ussd_final": ("USSD final step, stores an urgent report (3*14010101)", "ussd", "3*14010101", "END ", "CON "),
+    "ussd_final": ("USSD final step, stores an urgent report (3*14010101*2)", "ussd", "3*14010101*2", "END ", "CON "),
     "twilio_sms": ("Twilio SMS, free text, stores an unsorted report", "twilio", None, TWIML_PREFIX, TWIML_PREFIX),
 }
 

@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     users.add_argument("--role", choices=["admin", "caseworker", "viewer"], default="caseworker")
     users.add_argument("--agency", help="the directory id of the user's agency (none: line staff, sees all)")
     users.add_argument("--language", choices=["en", "km"], default="en")
-    sub.add_parser("retention", help="erase reporters' numbers from reports closed longer than HOTLINE_RETENTION_DAYS")
+    sub.add_parser("retention", help="erase reporters' numbers from reports closed longer than HOTLINE_RETENTION_DAYS, "
+                                    "or open longer than HOTLINE_OPEN_RETENTION_DAYS")
+    sub.add_parser("mask-numbers", help="mask each reporter's own number in the words stored with their reports "
+                                        "(once, after upgrading from a version that stored them as typed)")
     dead = sub.add_parser("dead-letters", help="list deliveries that failed every retry; --requeue sends them again")
     dead.add_argument("--requeue", nargs="*", metavar="JOB_ID", help="requeue these jobs (none named: all)")
     simulate = sub.add_parser("simulate", help="a basic phone in the terminal, talking to a running line")
@@ -49,6 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         from workers.jobs import erase_expired_numbers
 
         print(f"erased the reporter's number of {erase_expired_numbers()} reports")
+        return 0
+    if args.command == "mask-numbers":
+        from hotline import reports
+        from workers.context import services
+
+        s = services()
+        print(f"masked the reporter's own number in {reports.mask_stored(s.Session, s.vault, s.directory.line.country)} reports")
         return 0
     if args.command == "dead-letters":
         from hotline import deadletters

@@ -16,7 +16,8 @@ from hotline.models import Alert, OutboundMessage, Report
 from hotline.outbox import Work
 from hotline.smsbudget import fits_sms
 
-EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated"}
+EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated",
+          "located": "report.updated"}
 """The webhook event (INTERFACE.md section 5) for each kind of alert."""
 
 ALERT_PARTS = 2
@@ -55,7 +56,7 @@ def alert_by_sms(session: Session, s, report: Report, contact: Contact, kind: st
     if existing is not None:
         return session.get(OutboundMessage, existing.outbound_id) if existing.outbound_id else None
     message = outbox.new_sms(session, s, f"alert:{report.id}:{contact.id}:{kind}:{level}", contact.phone,
-                             text(s, report, contact, kind), purpose="alert", urgent=report.type == "urgent",
+                             text(s, report, contact, kind), purpose="alert", urgent=s.directory.types.is_urgent(report.type),
                              report_id=report.id, contact_id=contact.id)
     session.add(Alert(report_id=report.id, contact_id=contact.id, means="sms", level=level, kind=kind,
                       outbound_id=message.id))
@@ -115,4 +116,4 @@ def tell_reporter_seen(session: Session, s, report: Report) -> OutboundMessage |
         return None
     words = s.engine.config.text(report.language, "alert_reporter_seen", number=report.number)
     return outbox.new_sms(session, s, f"seen:{report.id}", phone, words, purpose="follow_up",
-                          urgent=report.type == "urgent", report_id=report.id)
+                          urgent=s.directory.types.is_urgent(report.type), report_id=report.id)

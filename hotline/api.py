@@ -29,7 +29,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from hotline import casework, outbox, reportnumber, scoping
 from hotline import openapi as spec
-from hotline.directory import REPORT_TYPES, Contact
+from hotline.directory import Contact
 from hotline.models import STATUSES, Report
 from hotline.payloads import report_payload, scrub
 
@@ -273,7 +273,7 @@ def _base_url() -> str:
 @bp.get("/openapi.json")
 def openapi_document():
     """The OpenAPI document of this API (no token needed)."""
-    return current_app.json.response(spec.document())
+    return current_app.json.response(spec.document(tuple(_services().directory.types)))
 
 
 @bp.get("/reports")
@@ -285,8 +285,9 @@ def list_reports():
     status, type_, since_text = _one_arg("status"), _one_arg("type"), _one_arg("since")
     if status is not None and status not in STATUSES:
         raise ApiError(400, f"status must be one of {', '.join(STATUSES)}", "status")
-    if type_ is not None and type_ not in REPORT_TYPES:
-        raise ApiError(400, f"type must be one of {', '.join(REPORT_TYPES)}", "type")
+    types = _services().directory.types
+    if type_ is not None and type_ not in types:
+        raise ApiError(400, f"type must be one of {', '.join(types)}", "type")
     since = None
     if since_text is not None:
         try:
@@ -396,7 +397,7 @@ def _write(s, number: str, change) -> tuple[list, bool]:
         with s.Session.begin() as session:
             report = _load(session, number, for_update=True)
             work = change(session, report)
-            urgent = report.type == "urgent"
+            urgent = s.directory.types.is_urgent(report.type)
     except casework.CaseworkError as exc:
         raise ApiError(exc.status, exc.message, exc.field) from None
     return list(work or []), urgent

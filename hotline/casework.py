@@ -90,7 +90,7 @@ def message_reporter(session: Session, s, report: Report, text: str, actor: str)
     count = len([e for e in report.events if e.kind == "message_sent"])
     phone = s.vault.decrypt(report.reporter_phone)
     message = outbox.new_sms(session, s, f"relay:{report.id}:{count + 1}", phone, text, purpose="relay",
-                             urgent=report.type == "urgent", report_id=report.id)
+                             urgent=s.directory.types.is_urgent(report.type), report_id=report.id)
     reports.add_event(session, report, "message_sent", actor=actor, data={"text": text, "message_id": message.id})
     audit.record(session, actor, "report.message", report.number)
     return Work("workers.jobs.send_sms", message.id, f"sms-{message.id}")

@@ -16,8 +16,7 @@ from hotline.settings import Settings
 from hotline.smsbudget import fits_sms, sms_cost
 
 FINAL_TEXTS = ("help", "stop_done", "start_done", "status_usage", "ok_done", "ok_already", "ok_unknown",
-               "ok_not_contact", "ok_usage", "rate_limited", "unsorted_saved", "unsorted_added",
-               "err_number_checkdigit", "err_number_unknown")
+               "ok_not_contact", "ok_usage", "rate_limited", "err_number_checkdigit", "err_number_unknown")
 """SMS-only answers (keywords and free text), which must fit the SMS reply limit."""
 
 
@@ -68,6 +67,7 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
     for channel in ("ussd", "sms"):
         langs = config.line.ussd_languages if channel == "ussd" else config.line.languages
         for lang in langs:
+            _check_first_page(engine, channel, lang, result)
             for state, key in _screen_states(engine, channel, lang):
                 for page in range(64):
                     reply = engine.render(dict(state, page=page))
@@ -78,7 +78,7 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
                     if page + 1 >= reply.state.get("pages", 1):
                         break
             if channel == "sms":
-                for kind in ("new", "escalated"):
+                for kind in ("new", "escalated", "located"):
                     words = config.text(lang, f"alert_{kind}", type=config.text(lang, "alert_type_recruiter"),
                                         number=SAMPLE_VALUES["number"], place=config.text(lang, "place_unknown"))
                     result.screens += 1
@@ -88,6 +88,22 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
                 result.screens += 1
                 if not fits_final(text, channel):
                     result.errors.append(_too_long(config, lang, key, channel, text))
+
+
+def _check_first_page(engine: Engine, channel: str, lang: str, result: CheckResult) -> None:
+    """Options 1-6 of the first screen are printed on posters: all of them must be on its first page,
+    with and without an error line (INTERFACE.md section 4)."""
+    config = engine.config
+    base = {"v": 1, "ch": channel, "lang": lang, "ts": 0, "page": 0, "at": "menu"}
+    for state in (base, dict(base, err="err_choice")):
+        text = engine.render(state).text
+        missing = [str(i) for i in range(1, 7) if not any(line.startswith(f"{i} ") for line in text.splitlines())]
+        if missing:
+            line = config.text_lines.get(lang, {}).get("menu_recruiter")
+            result.errors.append(Problem(f"config/messages/{lang}.yaml", line,
+                                         f"[{channel}] the first screen's first page lacks option(s) {', '.join(missing)}"
+                                         f"{' after an error line' if 'err' in state else ''}: shorten the words of "
+                                         f"menu_* (and line_name, err_choice): {text[:60]!r}…"))
 
 
 def _screen_states(engine: Engine, channel: str, lang: str):
@@ -119,13 +135,17 @@ def _final_texts(engine: Engine, channel: str, lang: str):
     config = engine.config
     t = lambda key, **kw: config.text(lang, key, **kw)  # noqa: E731
     for flow in config.flows.values():
-        yield flow.done, t(flow.done, number=SAMPLE_VALUES["number"])
+        if flow.kind.free_text and channel != "sms":
+            continue  # free words come by SMS only
+        for reach in engine.REACH:  # each promise routing can make, the longest included
+            yield flow.done, engine.stored_text(lang, channel, flow.done, SAMPLE_VALUES["number"], reach)
     for status in ("new", "acknowledged", "in_progress", "referred", "closed"):
         yield "status_line", t("status_line", number=SAMPLE_VALUES["number"], status=t(f"status_{status}"))
     if channel == "sms":
         for key in FINAL_TEXTS:
             yield key, t(key, number=SAMPLE_VALUES["number"], minutes=SAMPLE_VALUES["minutes"])
-        yield "expired", t("expired", minutes=SAMPLE_VALUES["minutes"]) + "\n" + t("unsorted_saved", number=SAMPLE_VALUES["number"])
+        yield "unsorted_added", t("unsorted_added", number=SAMPLE_VALUES["number"]) + "\n" + t("sms_delete_hint")
+        yield "expired", t("expired", minutes=SAMPLE_VALUES["minutes"])
 
 
 def _too_long(config, lang: str, key: str, channel: str, text: str) -> Problem:

@@ -9,6 +9,7 @@ database, and a step that stored something is made idempotent by the database.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -133,14 +134,31 @@ MIRROR_SECONDS = 3600
 _OPEN_STEP = Script(None, b"""
 local seen = redis.call('GET', KEYS[1])
 if seen then return {seen} end
-local count = redis.call('INCR', KEYS[2])
-if count == 1 then redis.call('EXPIRE', KEYS[2], 120) end
+local count = 0
+if ARGV[1] == 'message' then
+  count = redis.call('INCR', KEYS[2])
+  if count == 1 then redis.call('EXPIRE', KEYS[2], 120) end
+else
+  local admitted = redis.call('GET', KEYS[6])
+  if admitted then
+    count = tonumber(admitted)
+  else
+    count = redis.call('INCR', KEYS[2])
+    if count == 1 then redis.call('EXPIRE', KEYS[2], 120) end
+    redis.call('SET', KEYS[6], count, 'EX', ARGV[2])
+  end
+end
 local language = redis.call('GET', KEYS[4])
 if not language and redis.call('EXISTS', KEYS[5]) == 1 then language = '-' end
 return {'', count, redis.call('GET', KEYS[3]) or '', language or ''}
 """)
 """Before a step: the stored answer if the message was handled before (nothing counted), else
-the phone's rate count this minute, its conversation and its cached language."""
+the phone's rate count, its conversation and its cached language. The rate counts messages and
+sessions, never the steps of a session: a session's first step is counted and its count kept for
+the session, so a session let in is never cut later, and one refused stays refused."""
+
+SESSION_RATE_TTL = 15 * 60
+"""How long a USSD session's admission is remembered (longer than any session lasts)."""
 
 
 @dataclass
@@ -164,15 +182,17 @@ def language_key(phone_hash: str) -> str:
 
 
 def open_step(redis: Redis, provider: str, external_id: str, channel: str, phone_hash: str, per_minute: int,
-              now: float | None = None) -> Opening:
+              now: float | None = None, session_id: str | None = None) -> Opening:
     """One round trip: the answer already given to this message (then nothing is counted), else the
-    rate count, the conversation and the cached language. Redis down: an empty opening (the database
-    still makes a storing step idempotent, and the rate limit lets the message through)."""
+    rate count, the conversation and the cached language. A message counts against the phone's rate
+    once; a USSD session (`session_id`) once, at its first step. Redis down: an empty opening (the
+    database still makes a storing step idempotent, and the rate limit lets the message through)."""
     minute = int((now or time.time()) // 60)
+    session = hashlib.sha256(session_id.encode()).hexdigest()[:24] if session_id else ""
     keys = [seen_key(provider, external_id), f"hotline:rate:{phone_hash}:{minute}", _key(channel, phone_hash),
-            language_key(phone_hash), MIRROR_KEY]
+            language_key(phone_hash), MIRROR_KEY, f"hotline:rate:session:{phone_hash}:{session}"]
     try:
-        reply = _run_script(redis, _OPEN_STEP, keys, ())
+        reply = _run_script(redis, _OPEN_STEP, keys, ("session" if session_id else "message", SESSION_RATE_TTL))
     except RedisError as exc:
         log.warning("conversation state unavailable: %s", type(exc).__name__)
         return Opening()

@@ -7,21 +7,13 @@ from pathlib import Path
 
 import phonenumbers
 
-from hotline import phones, yamlfile
+from hotline import phones, reporttypes, yamlfile
 from hotline.areas import Gazetteer, load_areas
 from hotline.engine.config import LineInfo
 from hotline.errors import ConfigError, Problem
-
-REPORT_TYPES = ("recruiter", "missing", "urgent", "unsorted")
-"""Every type of report, in the order the directory and alerts list them."""
-
-DEFAULT_ESCALATION = {"recruiter": 2 * 3600, "missing": 86400, "urgent": 600, "unsorted": 86400}
-"""Escalation windows (seconds) used for a type the directory leaves out."""
+from hotline.reporttypes import ReportTypes, parse_duration
 
 CONTACT_KINDS = ("leader", "agency")
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -58,6 +50,8 @@ class Directory:
     gazetteer: Gazetteer
     escalation: dict[str, int]
     contacts: tuple[Contact, ...]
+    types: ReportTypes = field(default_factory=ReportTypes)
+    """The report types of flows.yaml, which the directory was checked against."""
     warnings: list[Problem] = field(default_factory=list)
 
     def __post_init__(self):
@@ -73,14 +67,13 @@ class Directory:
         return self._by_id.get(contact_id)
 
 
-def parse_duration(text: object) -> int | None:
-    """Seconds in a duration like '10m', '2h' or '1d'; None if it is not one."""
-    match = _DURATION.match(str(text)) if isinstance(text, (str, int)) else None
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)] if match else None
+def load_directory(path: str | Path, types: ReportTypes | None = None) -> Directory:
+    """Load and validate the directory against the report types (by default those of the shipped
+    config/flows.yaml); raise ConfigError listing every error with its line."""
+    if types is None:
+        from hotline.settings import ROOT
 
-
-def load_directory(path: str | Path) -> Directory:
-    """Load and validate the directory; raise ConfigError listing every error with its line."""
+        types = reporttypes.load(ROOT / "config")
     path = Path(path)
     file = str(path)
     raw = yamlfile.load(path)
@@ -99,11 +92,14 @@ def load_directory(path: str | Path) -> Directory:
             gazetteer = load_areas(path.parent / areas_ref)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    escalation = _escalation(raw.get("escalation"), raw, file, problems)
-    contacts = _contacts(raw.get("contacts"), raw, file, line_info, gazetteer, problems)
+    escalation = _escalation(raw.get("escalation"), raw, file, types, problems)
+    contacts = _contacts(raw.get("contacts"), raw, file, line_info, gazetteer, types, problems)
     if problems:
         raise ConfigError(problems)
-    directory = Directory(file, line_info, gazetteer, escalation, tuple(contacts))
+    directory = Directory(file, line_info, gazetteer, escalation, tuple(contacts), types)
+    problems = unreached_types(directory)
+    if problems:
+        raise ConfigError(problems)
     directory.warnings = coverage_gaps(directory)
     return directory
 
@@ -135,9 +131,9 @@ def _line_info(section, raw, file: str, problems: list[Problem]) -> LineInfo:
     return LineInfo(name.strip(), tuple(languages), tuple(ussd), tuple(str(x) for x in emergency), country or "KH")
 
 
-def _escalation(section, raw, file: str, problems: list[Problem]) -> dict[str, int]:
-    """Escalation windows in seconds for every report type."""
-    result = dict(DEFAULT_ESCALATION)
+def _escalation(section, raw, file: str, types: ReportTypes, problems: list[Problem]) -> dict[str, int]:
+    """Escalation windows in seconds for every report type: flows.yaml's, unless the directory sets one."""
+    result = {t.name: t.escalation for t in types.values()}
     if section is None:
         return result
     if not isinstance(section, dict):
@@ -145,8 +141,8 @@ def _escalation(section, raw, file: str, problems: list[Problem]) -> dict[str, i
         return result
     for type_, value in section.items():
         line = section.line_of(type_)
-        if type_ not in REPORT_TYPES:
-            problems.append(Problem(file, line, f"escalation.{type_}: unknown report type (known: {', '.join(REPORT_TYPES)})"))
+        if type_ not in types:
+            problems.append(Problem(file, line, f"escalation.{type_}: unknown report type (known: {', '.join(types)})"))
             continue
         seconds = parse_duration(value)
         if not seconds:
@@ -156,7 +152,8 @@ def _escalation(section, raw, file: str, problems: list[Problem]) -> dict[str, i
     return result
 
 
-def _contacts(items, raw, file: str, line_info: LineInfo, gazetteer: Gazetteer, problems: list[Problem]) -> list[Contact]:
+def _contacts(items, raw, file: str, line_info: LineInfo, gazetteer: Gazetteer, types: ReportTypes,
+              problems: list[Problem]) -> list[Contact]:
     """Every contact, each checked field by field."""
     if not isinstance(items, list):
         problems.append(Problem(file, raw.line_of("contacts"), "contacts: a list of leaders and agencies is required"))
@@ -198,9 +195,9 @@ def _contacts(items, raw, file: str, line_info: LineInfo, gazetteer: Gazetteer, 
         for code in areas:
             if len(gazetteer) and code not in gazetteer:
                 err("areas", f"{label}: unknown area code {code!r}")
-        reports = item.get("reports", list(REPORT_TYPES))
-        if not isinstance(reports, list) or not reports or any(r not in REPORT_TYPES for r in reports):
-            err("reports", f"{label}: reports must list some of {', '.join(REPORT_TYPES)}")
+        reports = item.get("reports", list(types))
+        if not isinstance(reports, list) or not reports or any(r not in types for r in reports):
+            err("reports", f"{label}: reports must list some of {', '.join(types)} (the types of flows.yaml)")
             reports = []
         webhook = None
         if item.get("webhook") is not None:
@@ -229,11 +226,20 @@ def _contacts(items, raw, file: str, line_info: LineInfo, gazetteer: Gazetteer, 
     return contacts
 
 
+def unreached_types(directory: Directory) -> list[Problem]:
+    """Errors for report types that no leader or agency anywhere takes: such a report would be
+    stored, its reporter told it was received, and nobody would ever hear of it."""
+    taken = {type_ for c in directory.contacts for type_ in c.reports if c.areas}
+    return [Problem(directory.path, None, f"no contact takes {type_} reports: add it to the reports of a leader "
+                                          "or agency (contacts without reports: take every type)")
+            for type_ in directory.types if type_ not in taken]
+
+
 def coverage_gaps(directory: Directory) -> list[Problem]:
     """Warnings for areas where some type of report would reach no leader or agency."""
     warnings: list[Problem] = []
     gaz = directory.gazetteer
-    for type_ in REPORT_TYPES:
+    for type_ in directory.types:
         covered = {code for c in directory.contacts if type_ in c.reports for code in c.areas if code in gaz}
         reached = {a.code for code in covered for a in gaz.path(code)}  # covered areas and their ancestors
 

@@ -5,6 +5,7 @@ one, no provider calls.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -12,10 +13,10 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hotline import alerts, conversations, db, outbox, reportnumber, reports
+from hotline import alerts, conversations, db, outbox, reportnumber, reports, routing
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
-from hotline.models import InboundMessage, OutboundMessage, Reporter
+from hotline.models import InboundMessage, OutboundMessage, Report, Reporter
 from hotline.services import Services
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,9 @@ class DbBackend:
         self.cached_language = cached_language
         self.learned_language: str | None = None
         self.wrote = False
-        self.created: list[int] = []
+        self.created: list[tuple[int, bool]] = []  # (report id, urgent) of the reports the step stored
         self.pending: list[tuple[str, dict]] = []
-        self.created_urgent = False
-        self.work: list[outbox.Work] = []
+        self.work: list[tuple[outbox.Work, bool]] = []  # (job, urgent) to enqueue after commit
         self._conn: Connection | None = None
         self._session: Session | None = None
 
@@ -94,13 +94,49 @@ class DbBackend:
 
     def submit(self, draft: Draft) -> str:
         """A number for the report, stored with the step's other writes at its end (`store_reports`),
-        before the reporter is told it: the write lock is held only for the inserts and the commit."""
+        before the reporter is told it: the write lock is held only for the inserts and the commit.
+        A draft whose `ref` this phone stored before (a USSD session replayed after Redis lost its
+        state) gets that report's number instead."""
         self.wrote = True
+        ref = self.s.vault.lookup_hash(f"session:{self.phone_hash}:{draft.ref}") if draft.ref else None
+        if ref is not None:
+            known = next((n for n, v in self.pending if v["session_ref"] == ref), None) \
+                or self.conn.execute(select(Report.number).where(Report.session_ref == ref)).scalar()
+            if known is not None:
+                return known
         number = reportnumber.generate()
         self.pending.append((number, reports.new_values(self.s.vault, draft, self.inbound.sender,
-                                                        self.inbound.provider)))
-        self.created_urgent = self.created_urgent or draft.type == "urgent"
+                                                        self.inbound.provider, self.country, ref)))
         return number
+
+    def update(self, number: str, draft: Draft) -> bool:
+        """New answers for the sender's own report stored earlier in this conversation (a type stored
+        the moment it was chosen). A new place routes it again: contacts of the place are alerted,
+        and those alerted before are told where."""
+        values = reports.answer_values(draft, self.inbound.sender, self.country)
+        for pending_number, pending in self.pending:
+            if pending_number == number:
+                pending.update(values)
+                return True
+        report = reports.by_number(self.session, number)
+        if report is None or report.reporter_hash != self.phone_hash:
+            return False
+        self.wrote = True
+        if reports.update_answers(self.session, report, values):
+            self.work.append((outbox.routing_work(report.id, again=True), self.s.directory.types.is_urgent(report.type)))
+        return True
+
+    def reach(self, draft: Draft) -> str:
+        """Who routing will tell (routing.plan is a pure function, so the step knows it): the reporter
+        is promised that, and nothing more (PRODUCT.md safety rule 5)."""
+        values = reports.answer_values(draft, self.inbound.sender, self.country)
+        plan = routing.plan(routing.RouteInput(draft.type, values["area_code"], values["answers"]), self.s.directory)
+        return "leader" if plan.first_leaders else "agency" if plan.agencies else "staff"
+
+    @property
+    def country(self) -> str:
+        """Where numbers written without a country code are read."""
+        return self.s.directory.line.country
 
     def store_reports(self) -> None:
         """Insert the reports the step submitted; NumberTaken if a number went to another report."""
@@ -108,7 +144,7 @@ class DbBackend:
             report_id = reports.insert(self.conn, number, values)
             if report_id is None:
                 raise NumberTaken(number)
-            self.created.append(report_id)
+            self.created.append((report_id, self.s.directory.types.is_urgent(values["type"])))
         self.pending.clear()
 
     def status(self, number: str) -> str | None:
@@ -122,7 +158,7 @@ class DbBackend:
         if report is None or report.reporter_hash != self.phone_hash:
             return False
         self.wrote = True
-        reports.add_detail(self.session, report, text)
+        reports.add_detail(self.session, report, text, self.inbound.sender, self.country)
         return True
 
     def set_language(self, lang: str) -> None:
@@ -148,10 +184,10 @@ class DbBackend:
         event = reports.acknowledge(self.session, report, contact.id)
         if event is None:
             return "already"
-        self.work.append(outbox.Work("workers.jobs.report_updated", event.id, f"updated-{event.id}"))
+        self.work.append((outbox.Work("workers.jobs.report_updated", event.id, f"updated-{event.id}"), False))
         message = alerts.tell_reporter_seen(self.session, self.s, report)
         if message is not None:
-            self.work.append(outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"))
+            self.work.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), False))
         return "done"
 
 
@@ -165,6 +201,14 @@ class NumberTaken(Exception):
     """The report number a step drew went to another report before the step stored its own."""
 
 
+def step_key(inbound: Inbound, phone_hash: str) -> str:
+    """What makes an inbound message one message: the provider's id (for USSD, the session and its
+    input) *and the phone it came from*. A provider id reused by another phone is another message,
+    so no phone is ever given another's answer, screen or report number (PRODUCT.md rule 7). A
+    fixed-length digest: provider ids can be long, and this is all that is stored of them."""
+    return hashlib.sha256(f"{phone_hash}\n{inbound.external_id}".encode("utf-8", "surrogatepass")).hexdigest()[:48]
+
+
 def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> Answer:
     """Answer one inbound SMS or USSD step exactly once; a resend gets the stored answer.
 
@@ -173,18 +217,19 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
     conversation and the answer and enqueues the step's jobs."""
     now = now or time.time()
     phone_hash = s.vault.lookup_hash(inbound.sender)
-    opening = conversations.open_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,
-                                      s.settings.rate_limit_per_minute, now)
+    key = step_key(inbound, phone_hash)
+    opening = conversations.open_step(s.redis, inbound.provider, key, inbound.channel, phone_hash,
+                                      s.settings.rate_limit_per_minute, now,
+                                      inbound.session_id if inbound.channel == "ussd" else None)
     if opening.seen is not None:
         return Answer(*opening.seen)
     if opening.over_rate:
-        lang = s.directory.line.languages[0]
-        return Answer(s.engine.config.text(lang, "rate_limited"), True)
+        return Answer(_rate_limited(s, inbound, phone_hash, opening), True)
 
     def run_once() -> tuple[DbBackend, Reply, list[tuple[outbox.Work, bool]]]:
         backend = DbBackend(s, inbound, phone_hash, opening.language)
         try:
-            return backend, *_run_step(s, inbound, backend, opening.state, now)
+            return backend, *_run_step(s, inbound, key, backend, opening.state, now)
         finally:
             backend.close()
 
@@ -194,7 +239,7 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
             backend, reply, jobs = db.retry_on_disconnect(run_once)
             break
         except IntegrityError:
-            seen = _seen(s, inbound)
+            seen = _seen(s, inbound, key)
             if seen:  # a resend of this message was handled first (or Redis forgot the answer)
                 return seen
             conflicts += 1
@@ -205,13 +250,23 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
             if taken == reports.NUMBER_TRIES:
                 raise
 
-    conversations.finish_step(s.redis, inbound.provider, inbound.external_id, inbound.channel, phone_hash,
+    conversations.finish_step(s.redis, inbound.provider, key, inbound.channel, phone_hash,
                               reply.state, (reply.text, reply.end), backend.learned_language,
                               (lambda pipe: outbox.add_new_jobs(s, pipe, jobs)) if jobs else None)
     return Answer(reply.text, reply.end)
 
 
-def _run_step(s: Services, inbound: Inbound, backend: DbBackend, state: dict | None,
+def _rate_limited(s: Services, inbound: Inbound, phone_hash: str, opening: conversations.Opening) -> str:
+    """The polite "wait a minute", in the phone's own language (chosen, else a contact's, else the line's)."""
+    backend = DbBackend(s, inbound, phone_hash, opening.language)
+    try:
+        lang = db.retry_on_disconnect(backend.language)
+    finally:
+        backend.close()
+    return s.engine.config.text(s.engine.channel_language(inbound.channel, lang), "rate_limited")
+
+
+def _run_step(s: Services, inbound: Inbound, key: str, backend: DbBackend, state: dict | None,
               now: float) -> tuple[Reply, list[tuple[outbox.Work, bool]]]:
     """Run the engine for one step and commit what it stored; the reply and the jobs to enqueue."""
     lang = backend.language()
@@ -223,26 +278,26 @@ def _run_step(s: Services, inbound: Inbound, backend: DbBackend, state: dict | N
     if backend.wrote or not inbound.inline_reply:
         backend.store_reports()
         # The answer is stored with what the step wrote: a resend never writes twice.
-        report_id = backend.created[-1] if backend.created else None
+        report_id = backend.created[-1][0] if backend.created else None
         record_id = backend.conn.execute(_INSERT_INBOUND, {
-            "provider": inbound.provider, "external_id": inbound.external_id, "channel": inbound.channel,
+            "provider": inbound.provider, "external_id": key, "channel": inbound.channel,
             "reply": reply.text, "reply_end": reply.end, "report_id": report_id}).scalar()
         if not inbound.inline_reply and reply.text:
             message = outbox.new_sms(backend.session, s, f"reply:{record_id}", inbound.sender, reply.text,
                                      purpose="reply", urgent=True, report_id=report_id)
     backend.commit()
-    jobs = [(outbox.routing_work(report_id), backend.created_urgent) for report_id in backend.created]
-    jobs += [(work, False) for work in backend.work]
+    jobs = [(outbox.routing_work(report_id), urgent) for report_id, urgent in backend.created]
+    jobs += backend.work
     if message is not None:
         jobs.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), True))
     return reply, jobs
 
 
-def _seen(s: Services, inbound: Inbound) -> Answer | None:
-    """The answer stored with this provider message, if a step that wrote handled it before."""
+def _seen(s: Services, inbound: Inbound, key: str) -> Answer | None:
+    """The answer stored with this message (`step_key`), if a step that wrote handled it before."""
     with s.Session() as session:
         row = session.scalar(select(InboundMessage).where(InboundMessage.provider == inbound.provider,
-                                                          InboundMessage.external_id == inbound.external_id))
+                                                          InboundMessage.external_id == key))
     return Answer(row.reply, row.reply_end) if row else None
 
 

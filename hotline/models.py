@@ -47,10 +47,14 @@ class Report(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     phone_erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # For a report stored the moment its type was chosen: a keyed hash of (phone, session, type),
+    # so a session replayed after Redis lost its state finds the report instead of storing another.
+    session_ref: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list["ReportEvent"]] = relationship(back_populates="report", order_by="ReportEvent.id")
 
-    __table_args__ = (Index("ix_reports_routing", "routing", "created_at"),)
+    __table_args__ = (Index("ix_reports_routing", "routing", "created_at"),
+                      UniqueConstraint("session_ref", name="uq_reports_session_ref"))
 
 
 class ReportEvent(Base):
@@ -69,7 +73,8 @@ class ReportEvent(Base):
 
 
 class InboundMessage(Base):
-    """Every provider request handled, by its provider id: resends get the same answer."""
+    """Every provider request that stored something, by its step key (intake.step_key: the provider's
+    id and the sender's phone, digested): resends get the same answer."""
 
     __tablename__ = "inbound_messages"
 

@@ -7,9 +7,9 @@ round), so a schema-driven tester finds no gap between what is documented and wh
 from __future__ import annotations
 
 import copy
+from functools import lru_cache
 
 from hotline.casework import MAX_NOTE
-from hotline.directory import REPORT_TYPES
 from hotline.models import STATUSES
 
 VERSION = "1.0.0"
@@ -85,7 +85,7 @@ _AREA = {
 
 _SUMMARY_PROPERTIES = {
     "number": {"type": "string", "pattern": NUMBER_PATTERN},
-    "type": {"type": "string", "enum": list(REPORT_TYPES)},
+    "type": {"type": "string"},  # with the line's report types as its enum: _build
     "status": {"type": "string", "enum": list(STATUSES)},
     "area": {"$ref": "#/components/schemas/Area"},
     "answers": {"type": "object", "additionalProperties": True,
@@ -117,7 +117,9 @@ def _query(name: str, description: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
-def _build() -> dict:
+def _build(types: tuple[str, ...]) -> dict:
+    """The document for a line whose report types are `types` (flows.yaml's)."""
+    summary = dict(_SUMMARY_PROPERTIES, type={"type": "string", "enum": list(types)})
     bearer = [{"bearerAuth": []}]
     report_ref = {"$ref": "#/components/schemas/Report"}
     return {
@@ -152,7 +154,7 @@ def _build() -> dict:
                     "security": bearer,
                     "parameters": [
                         _query("status", "Only reports in this status.", {"type": "string", "enum": list(STATUSES)}),
-                        _query("type", "Only reports of this type.", {"type": "string", "enum": list(REPORT_TYPES)}),
+                        _query("type", "Only reports of this type.", {"type": "string", "enum": list(types)}),
                         _query("since", "Only reports made at or after this moment: an ISO 8601 date (`2026-01-31`, "
                                         "midnight UTC) or date and time (`2026-01-31T06:00:00+07:00`; without an "
                                         "offset it is UTC).",
@@ -257,10 +259,10 @@ def _build() -> dict:
                 },
                 "Area": _AREA,
                 "TimelineEntry": _TIMELINE_ENTRY,
-                "ReportSummary": {"type": "object", "required": _SUMMARY_REQUIRED, "properties": _SUMMARY_PROPERTIES},
+                "ReportSummary": {"type": "object", "required": _SUMMARY_REQUIRED, "properties": summary},
                 "Report": {
                     "type": "object", "required": [*_SUMMARY_REQUIRED, "timeline"],
-                    "properties": {**_SUMMARY_PROPERTIES,
+                    "properties": {**summary,
                                    "timeline": {"type": "array", "description": "Oldest first.",
                                                 "items": {"$ref": "#/components/schemas/TimelineEntry"}}},
                 },
@@ -295,9 +297,12 @@ def _build() -> dict:
     }
 
 
-_DOCUMENT = _build()
+@lru_cache(maxsize=8)
+def _document(types: tuple[str, ...]) -> dict:
+    """The document for these report types, built once."""
+    return _build(types)
 
 
-def document() -> dict:
-    """The OpenAPI document (a fresh copy: callers may change it)."""
-    return copy.deepcopy(_DOCUMENT)
+def document(types: tuple[str, ...]) -> dict:
+    """The OpenAPI document for a line with these report types (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document(tuple(types)))

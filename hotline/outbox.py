@@ -6,6 +6,7 @@ the periodic sweep enqueues them again (PRODUCT.md safety rule 6).
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,9 +54,11 @@ def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urg
     return message
 
 
-def routing_work(report_id: int) -> Work:
-    """The job that routes a report just stored."""
-    return Work("workers.jobs.route_report", report_id, f"route-{report_id}")
+def routing_work(report_id: int, again: bool = False) -> Work:
+    """The job that routes a report just stored (`again`: one whose place the reporter just gave,
+    under a job id of its own, since the first routing's job may still be in Redis)."""
+    suffix = f"-{uuid.uuid4().hex[:12]}" if again else ""
+    return Work("workers.jobs.route_report", report_id, f"route-{report_id}{suffix}")
 
 
 def add_new_jobs(s, pipe, items: list[tuple[Work, bool]]) -> None:
@@ -156,7 +159,7 @@ def sweep(s, grace_seconds: int | None = None) -> dict[str, int]:
         since = row.routing_enqueued_at or row.created_at
         if _older(since, cutoff):
             job_id = f"route-{row.id}" if not _older(since, stale) else f"route-{row.id}-{int(now.timestamp())}"
-            if _enqueue(s, queues.URGENT if row.type == "urgent" else queues.DEFAULT, "workers.jobs.route_report",
+            if _enqueue(s, queues.URGENT if s.directory.types.is_urgent(row.type) else queues.DEFAULT, "workers.jobs.route_report",
                         row.id, job_id=job_id):
                 _mark_enqueued(s, row.id)
             counts["reports"] += 1

@@ -5,46 +5,15 @@ It never holds the reporter's number: not as a field, and not inside their own w
 """
 from __future__ import annotations
 
-import re
 from datetime import timezone
 
-import phonenumbers
-
+from hotline import phones, reports
 from hotline.models import Report
 
-REDACTED = "[reporter's number]"
-_SEP = r"[\s().\-]*"
-
-
-def _own_number_pattern(own_number: str, country: str) -> re.Pattern | None:
-    """Every written form of one number: its national digits with any separators between them,
-    after an optional 0, country code or +country code, not inside a longer run of digits."""
-    try:
-        parsed = phonenumbers.parse(own_number, country)
-    except phonenumbers.NumberParseException:
-        return None
-    digits = str(parsed.national_number)
-    prefix = rf"(?:(?:\+|00)?{_SEP}{parsed.country_code}{_SEP}(?:\(?0\)?{_SEP})?|0{_SEP})?"
-    return re.compile(r"(?<!\d)" + prefix + _SEP.join(digits) + r"(?!\d)")
-
-
 def scrub(value, own_number: str | None, country: str):
-    """`value` (text, list or mapping) with every written form of `own_number` replaced."""
-    if own_number is None:
-        return value
-    pattern = _own_number_pattern(own_number, country)
-    return _scrub(value, pattern) if pattern else value
-
-
-def _scrub(value, pattern: re.Pattern):
-    """Replace the pattern in every string inside `value`."""
-    if isinstance(value, str):
-        return pattern.sub(REDACTED, value)
-    if isinstance(value, list):
-        return [_scrub(v, pattern) for v in value]
-    if isinstance(value, dict):
-        return {k: _scrub(v, pattern) for k, v in value.items()}
-    return value
+    """`value` (text, list or mapping) with every written form of `own_number` masked: the same
+    finder as the conflict-of-interest rule (phones.find_numbers), so any form one sees, both see."""
+    return phones.mask(value, own_number, country)
 
 
 def area(s, code: str | None) -> dict | None:
@@ -67,13 +36,12 @@ def iso(moment) -> str | None:
 
 def report_payload(s, report: Report) -> dict:
     """The partner view of a report (no reporter number anywhere)."""
-    own = s.vault.decrypt(report.reporter_phone) if report.reporter_phone is not None else None
     return {
         "number": report.number,
         "type": report.type,
         "status": report.status,
         "area": area(s, report.area_code),
-        "answers": scrub(dict(report.answers or {}), own, s.directory.line.country),
+        "answers": reports.shown_answers(s.vault, report, s.directory.line.country),
         "language": report.language,
         "channel": report.channel,
         "contact_allowed": bool(report.consent),

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-
-_LOOSE_NUMBER = re.compile(r"\+?\d[\d\s().\-]{5,}\d")
 
 _E164_SHAPE = re.compile(r"\+[1-9][0-9]{1,16}")
 """A number written the way providers send it: '+', the country code and the national number."""
@@ -74,11 +74,101 @@ def _parse(text: str, country: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+MASK = "[reporter's number]"
+"""What a reporter's own number becomes wherever they typed it (stored words, payloads, screens)."""
+
+_DIGIT_GROUP = re.compile(r"\+?\d+")
+"""A group of digits (after any '+') inside a run of digits and separators."""
+
+_RUN = re.compile(r"\+?\d(?:[\s().\-/]{0,3}\d)*")
+"""Digits with short separators between them: spaces, dots, dashes, slashes, brackets."""
+
+MAX_NUMBER_DIGITS = 17
+"""The most digits a written number can have: 15 of E.164 after an international prefix of 2."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A phone number written in a text: where it is (`start`, `end`) and what it is (E.164)."""
+
+    start: int
+    end: int
+    number: str
+
+
+def ascii_digits(text: str) -> str:
+    """`text` with every decimal digit (Khmer ០-៩, Arabic-Indic, ...) written as its ASCII digit;
+    each character stays one character, so positions in the result are positions in `text`."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if not c.isascii() and unicodedata.decimal(c, None) is not None
+                   else c for c in text)
+
+
+def find_numbers(text: str | None, country: str = "KH") -> list[Found]:
+    """Every phone number written in `text`, in any digits (Khmer or ASCII) and with any spacing,
+    dots, dashes or brackets, after '+855', '855', '00855', '0', or the '0855' slip. Where digit
+    groups could be read as one number or several, each reading is found (overlapping): the one
+    function that both the conflict-of-interest rule and the masking of reporters' numbers use."""
+    if not text:
+        return []
+    plain = ascii_digits(text)
+    found: list[Found] = []
+    for run in _RUN.finditer(plain):
+        groups = list(_DIGIT_GROUP.finditer(run.group(0)))
+        if sum(len(g.group(0).lstrip("+")) for g in groups) < 6:
+            continue
+        for i, first in enumerate(groups):
+            digits = ""
+            for last in groups[i:]:
+                if digits and last.group(0).startswith("+"):
+                    break  # a '+' starts another number
+                digits += last.group(0)
+                if len(digits.lstrip("+")) > MAX_NUMBER_DIGITS:
+                    break
+                number = _read(digits, country)
+                if number:
+                    found.append(Found(run.start() + first.start(), run.start() + last.end(), number))
+    return found
+
+
+def _read(digits: str, country: str) -> str | None:
+    """The number a run of digits (maybe after '+') makes, if it is a possible one."""
+    if len(digits.lstrip("+")) < 6:
+        return None
+    if digits.startswith("0") and not digits.startswith("00"):
+        code = str(phonenumbers.country_code_for_region(country))
+        if digits[1:].startswith(code) and len(digits) - 1 - len(code) >= 8:
+            return normalise("+" + digits[1:], country)  # '0855 12 345 678': a trunk 0 before the country code
+    return normalise(digits, country)
+
+
 def numbers_in(text: str | None, country: str = "KH") -> set[str]:
     """Every phone number written anywhere in free text, in E.164 form."""
-    found: set[str] = set()
-    for match in _LOOSE_NUMBER.finditer(text or ""):
-        number = normalise(match.group(0), country)
-        if number:
-            found.add(number)
-    return found
+    return {f.number for f in find_numbers(text, country)}
+
+
+def mask(value, number: str | None, country: str = "KH"):
+    """`value` (text, list or mapping, nested) with every written form of `number` replaced by MASK."""
+    if not number:
+        return value
+    if isinstance(value, str):
+        spans = sorted((f.start, f.end) for f in find_numbers(value, country) if f.number == number)
+        if not spans:
+            return value
+        merged: list[list[int]] = []
+        for start, end in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        out, at = [], 0
+        for start, end in merged:
+            out += [value[at:start], MASK]
+            at = end
+        return "".join(out) + value[at:]
+    if isinstance(value, list):
+        return [mask(v, number, country) for v in value]
+    if isinstance(value, dict):
+        return {k: mask(v, number, country) for k, v in value.items()}
+    return value

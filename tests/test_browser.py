@@ -24,7 +24,10 @@ if not IN_CI:
     pytest.importorskip("selenium", reason="selenium is not installed: pip install -r requirements-dev.txt")
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402, N812
@@ -34,7 +37,7 @@ from werkzeug.serving import make_server  # noqa: E402
 
 from hotline.console.auth import create_user  # noqa: E402
 from hotline.models import OutboundMessage, Report  # noqa: E402
-from tests.kit import REPORTER, run_worker, ussd  # noqa: E402
+from tests.kit import REPORTER, URGENT_STEPS, run_worker, ussd  # noqa: E402
 
 AGENCY = "ngo-safe-migration"
 NEW_PASSWORD = "a long new password in the browser"
@@ -95,7 +98,7 @@ def reports(client, services):
                  "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*1")
     for full in recruiter:
         ussd(client, "ATUid_browser1", full)
-    for full in ("", "3", "3*14010101"):
+    for full in ("", *URGENT_STEPS):
         ussd(client, "ATUid_browser2", full, phone="+85512345679")
     run_worker(services)
     with services.Session() as db:

@@ -86,8 +86,10 @@ def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
         first = _get(send, {"mode": "ussd", "phone": "+85512999001", "text": ""})
         sid = first["session_id"]
         _get(send, {"mode": "ussd", "phone": "+85512999001", "text": "3", "session_id": sid, "full_text": "3"})
-        last = _get(send, {"mode": "ussd", "phone": "+85512999001", "text": "14010101", "session_id": sid,
-                           "full_text": "3*14010101"})
+        _get(send, {"mode": "ussd", "phone": "+85512999001", "text": "14010101", "session_id": sid,
+                    "full_text": "3*14010101"})
+        last = _get(send, {"mode": "ussd", "phone": "+85512999001", "text": "2", "session_id": sid,
+                           "full_text": "3*14010101*2"})
         assert last["body"].startswith("END ")
 
         def alerted() -> bool:

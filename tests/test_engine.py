@@ -128,17 +128,49 @@ def test_long_lists_page_with_98(engine):
     assert "98 More" in first
     second = phone.press("98").text
     assert second != first
-    assert "Which province?" in second
+    assert "1 Banteay" in first and "1 Banteay" not in second   # the list goes on where it stopped
+    assert "Which province?" in first
 
 
-def test_urgent_is_short_and_shows_emergency_numbers(engine):
+@pytest.mark.parametrize("lang", ["en", "km"])
+def test_danger_shows_the_emergency_numbers_at_once_and_stores_the_report_then(engine, lang):
+    """PRODUCT.md: the very next screen after 3 shows 117 and 1288 (and asks where, optionally);
+    the report exists from that moment; then: may someone call back?"""
+    phone = Phone(engine, lang=lang)
+    phone.dial()
+    after_three = phone.press("3")
+    assert "117" in after_three.text and "1288" in after_three.text and not after_three.end
+    assert len(phone.backend.reports) == 1                    # stored before any question
+    number, stored = phone.last_report()
+    assert stored["draft"].type == "urgent" and stored["draft"].area_code is None
+    consent = phone.press("99")                               # where: don't know
+    assert not consent.end and "1 " in consent.text           # may someone call back?
+    reply = phone.press("1")
+    assert reply.end and number in reply.text and "117" in reply.text
+    assert len(phone.backend.reports) == 1                    # the same report, answered
+    draft = phone.backend.reports[number]["draft"]
+    assert draft.consent is True and draft.area_code is None
+
+
+def test_danger_report_gets_each_answer_as_it_comes(engine):
+    """A session that drops after the place loses nothing: the place is already on the report."""
     phone = Phone(engine)
     phone.dial()
     phone.press("3")
-    reply = phone.press("99")
-    assert reply.end and "117" in reply.text and "1288" in reply.text
-    number, stored = phone.last_report()
-    assert number in reply.text and stored["draft"].type == "urgent" and stored["draft"].area_code is None
+    number = phone.last_report()[0]
+    phone.press("14010101")
+    assert phone.backend.reports[number]["draft"].area_code == "14010101"
+    assert phone.backend.updates[-1][0] == number
+
+
+def test_danger_report_is_stored_once_when_the_session_is_replayed(engine):
+    """Redis lost the state mid-session: the replayed inputs find the report stored at 3."""
+    phone = Phone(engine)
+    phone.dial()
+    phone.press("3")
+    phone.state = None                                        # our state was lost
+    phone.press("14010101")
+    assert len(phone.backend.reports) == 1
 
 
 def test_missing_migrant_in_khmer(engine):
@@ -160,6 +192,7 @@ def test_check_a_number(engine):
     phone.dial()
     phone.press("3")
     phone.press("99")
+    phone.press("2")
     number = phone.last_report()[0]
     phone.session = "s2"
     phone.dial()

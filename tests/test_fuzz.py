@@ -38,13 +38,27 @@ from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
 from hotline import openapi as spec
-from hotline import reportnumber
+from hotline import reportnumber, reporttypes
 from hotline.console.auth import create_user
-from hotline.directory import REPORT_TYPES
 from hotline.models import STATUSES
 from hotline.outbox import new_sms
-from tests.kit import (AT_EVENT, AT_SMS, AT_TOKEN, AT_USSD, BASE, NGO, PAYLOADS, TRACING, TW_SMS, TWILIO_TOKEN,
-                       direct_report)
+from hotline.settings import ROOT
+from tests.kit import (
+    AT_EVENT,
+    AT_SMS,
+    AT_TOKEN,
+    AT_USSD,
+    BASE,
+    NGO,
+    PAYLOADS,
+    TRACING,
+    TW_SMS,
+    TWILIO_TOKEN,
+    direct_report,
+)
+
+REPORT_TYPES = tuple(reporttypes.load(ROOT / "config"))
+"""The shipped report types (config/flows.yaml)."""
 
 TOTAL = int(os.environ.get("HOTLINE_FUZZ_REQUESTS", "10000"))
 SEED = int(os.environ.get("HOTLINE_FUZZ_SEED", "20260101"))

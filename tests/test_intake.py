@@ -20,7 +20,7 @@ def count(services, model) -> int:
 
 
 def test_ussd_report_is_stored_before_the_number_is_shown(client, services):
-    steps = ["", "3", "3*99"]
+    steps = ["", "3", "3*99", "3*99*2"]
     answers = [ussd(client, "ATUid_a", t) for t in steps]
     assert answers[0].startswith("CON ") and answers[-1].startswith("END ")
     with services.Session() as session:
@@ -33,8 +33,8 @@ def test_ussd_report_is_stored_before_the_number_is_shown(client, services):
 def test_resent_ussd_step_gets_the_same_answer_and_creates_nothing(client, services):
     ussd(client, "ATUid_b", "")
     ussd(client, "ATUid_b", "3")
-    first = ussd(client, "ATUid_b", "3*99")
-    again = ussd(client, "ATUid_b", "3*99")
+    first = ussd(client, "ATUid_b", "3*99*2")
+    again = ussd(client, "ATUid_b", "3*99*2")
     assert first == again
     assert count(services, Report) == 1
 
@@ -103,7 +103,7 @@ def test_reports_are_kept_when_redis_is_down(client, services):
     services.redis = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
     reply = post(client, "twilio", "/webhooks/twilio/sms", replace(TW_SMS, Body="men recruiting girls for karaoke"), "valid")
     assert reply.status_code == 200
-    assert ussd(client, "ATUid_d", "3*99").startswith("END ")  # state lost: the session's inputs are replayed
+    assert ussd(client, "ATUid_d", "3*99*2").startswith("END ")  # state lost: the session's inputs are replayed
     with services.Session() as session:
         rows = session.scalars(select(Report)).all()
     assert sorted(r.type for r in rows) == ["unsorted", "urgent"]
@@ -144,7 +144,7 @@ def test_health_names_each_dependency(client):
 def test_sweep_enqueues_reports_whose_job_was_lost(client, services):
     from hotline import outbox, queues
 
-    ussd(client, "ATUid_e", "3*99")
+    ussd(client, "ATUid_e", "3*99*2")
     services.redis.flushdb()                                 # Redis restarted without its data
     assert outbox.sweep(services, grace_seconds=0)["reports"] == 1
     assert queues.queue(queues.URGENT, services.redis).count == 1
@@ -166,7 +166,7 @@ def _queued(services, queue: str) -> list[str]:
 
 
 def test_a_stored_report_is_enqueued_by_the_webhook_itself(client, services):
-    answer = ussd(client, "ATUid_q1", "3*14010101")
+    answer = ussd(client, "ATUid_q1", "3*14010101*2")
     with services.Session() as session:
         report = session.scalars(select(Report)).one()
     assert report.number in answer
@@ -182,23 +182,23 @@ def test_menu_steps_store_nothing_and_a_resend_gets_the_same_screen(client, serv
 
 
 def test_a_resent_report_step_is_answered_from_the_database_when_redis_forgot(client, services):
-    first = ussd(client, "ATUid_f1", "3*14010101")
+    first = ussd(client, "ATUid_f1", "3*14010101*2")
     services.redis.flushall()  # Redis restarted with its data lost, then the provider resends the step
-    assert ussd(client, "ATUid_f1", "3*14010101") == first
+    assert ussd(client, "ATUid_f1", "3*14010101*2") == first
     assert count(services, Report) == 1 and count(services, InboundMessage) == 1
 
 
 def test_steps_survive_redis_forgetting_its_scripts(client, services):
-    ussd(client, "ATUid_s1", "")
+    ussd(client, "ATUid_s0", "")
     services.redis.script_flush()
-    ussd(client, "ATUid_s1", "3")  # a step without jobs: the script is loaded again
+    ussd(client, "ATUid_s0", "1")  # a step without jobs: the script is loaded again
     services.redis.script_flush()
-    answer = ussd(client, "ATUid_s1", "3*14010101")  # a step with jobs, in one MULTI with the script
+    answer = ussd(client, "ATUid_s1", "3*14010101*2")  # a step with jobs, in one MULTI with the script
     assert answer.startswith("END ")
     with services.Session() as session:
         report = session.scalars(select(Report)).one()
     assert _queued(services, "urgent") == [f"route-{report.id}"]
-    assert ussd(client, "ATUid_s1", "3*14010101") == answer  # its answer was kept for resends
+    assert ussd(client, "ATUid_s1", "3*14010101*2") == answer  # its answer was kept for resends
 
 
 def test_a_chosen_language_is_remembered_with_or_without_redis(client, services):
@@ -269,8 +269,8 @@ def test_a_workers_maintenance_round_mirrors_the_languages(client, services):
 
 
 def test_a_routed_reports_alerts_go_ahead_of_the_routing_waiting_in_the_queue(client, services):
-    ussd(client, "ATUid_b1", "3*14010101")
-    ussd(client, "ATUid_b2", "3*14010101", phone="+85512345679")
+    ussd(client, "ATUid_b1", "3*14010101*2")
+    ussd(client, "ATUid_b2", "3*14010101*2", phone="+85512345679")
     with services.Session() as session:
         first, second = session.scalars(select(Report.id).order_by(Report.id)).all()
     assert _queued(services, "urgent") == [f"route-{first}", f"route-{second}"]
@@ -284,7 +284,7 @@ def test_a_routed_reports_alerts_go_ahead_of_the_routing_waiting_in_the_queue(cl
 def test_a_step_whose_report_number_was_taken_meanwhile_runs_again_with_another(client, services, monkeypatch):
     from hotline import reportnumber as numbers
 
-    first = ussd(client, "ATUid_t1", "3*14010101")
+    first = ussd(client, "ATUid_t1", "3*14010101*2")
     with services.Session() as session:
         taken = session.scalars(select(Report.number)).one()
     fresh = numbers.generate()
@@ -292,7 +292,7 @@ def test_a_step_whose_report_number_was_taken_meanwhile_runs_again_with_another(
         fresh = numbers.generate()
     drawn = iter([taken, fresh])  # the first draw collides with the stored report
     monkeypatch.setattr(numbers, "generate", lambda: next(drawn))
-    second = ussd(client, "ATUid_t2", "3*14010101", phone="+85512345679")
+    second = ussd(client, "ATUid_t2", "3*14010101*2", phone="+85512345679")
     assert taken in first and fresh in second and taken not in second
     with services.Session() as session:
         assert sorted(session.scalars(select(Report.number))) == sorted([taken, fresh])
@@ -305,7 +305,7 @@ def test_a_step_tries_as_many_numbers_as_reports_create_would(client, services, 
     from hotline import reportnumber as numbers
     from hotline import reports
 
-    ussd(client, "ATUid_n1", "3*14010101")
+    ussd(client, "ATUid_n1", "3*14010101*2")
     with services.Session() as session:
         taken = session.scalars(select(Report.number)).one()
     fresh = numbers.generate()
@@ -313,7 +313,7 @@ def test_a_step_tries_as_many_numbers_as_reports_create_would(client, services, 
         fresh = numbers.generate()
     drawn = iter([taken] * (reports.NUMBER_TRIES - 1) + [fresh])
     monkeypatch.setattr(numbers, "generate", lambda: next(drawn))
-    second = ussd(client, "ATUid_n2", "3*14010101", phone="+85512345679")
+    second = ussd(client, "ATUid_n2", "3*14010101*2", phone="+85512345679")
     assert fresh in second
     assert count(services, Report) == 2
 

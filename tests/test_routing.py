@@ -10,7 +10,7 @@ from hotline.directory import load_directory
 from hotline.models import Alert, OutboundMessage, Report
 from hotline.routing import RouteInput
 from hotline.settings import ROOT
-from tests.kit import TW_SMS, post, replace, run_worker, ussd
+from tests.kit import TW_SMS, URGENT_STEPS, post, replace, run_worker, ussd
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_unacknowledged_report_climbs_a_level(client, services):
 
 
 def test_khmer_ok_from_an_alerted_leader(client, services):
-    for full in ("", "3", "3*14010101"):
+    for full in ("", *URGENT_STEPS):
         ussd(client, "ATUid_km_ok", full)
     run_worker(services)
     with services.Session() as session:
@@ -142,7 +142,7 @@ def test_conflict_of_interest_end_to_end(client, services):
 def test_escalation_is_scheduled_for_the_end_of_the_window(client, services):
     from rq.registry import ScheduledJobRegistry
 
-    for full in ("", "3", "3*14010101"):
+    for full in ("", *URGENT_STEPS):
         ussd(client, "ATUid_window", full)
     run_worker(services)
     with services.Session() as session:
@@ -156,15 +156,15 @@ def test_escalation_is_scheduled_for_the_end_of_the_window(client, services):
 
 
 def test_alerts_through_africastalking_with_its_sdk(client, services, monkeypatch):
-    from tests.fakes import FakeAfricasTalking, loopback_only
     from hotline.settings import Settings
+    from tests.fakes import FakeAfricasTalking, loopback_only
 
     loopback_only(monkeypatch)
     with FakeAfricasTalking() as fake:
         at = Settings.from_env(environ=fake.env())
         for name in ("sms_provider", "at_username", "at_api_key", "at_from", "at_api_url"):
             setattr(services.settings, name, getattr(at, name))
-        for full in ("", "3", "3*14010101"):
+        for full in ("", *URGENT_STEPS):
             ussd(client, "ATUid_at", full)
         run_worker(services)
         assert sorted(m["to"] for m in fake.accepted) == ["+85512000001", "+85512888888"]

@@ -7,12 +7,15 @@ import random
 
 import pytest
 
-from hotline import routing
+from hotline import reporttypes, routing
 from hotline.areas import load_areas
-from hotline.directory import REPORT_TYPES, Contact, Directory
+from hotline.directory import Contact, Directory
 from hotline.engine.config import LineInfo
 from hotline.routing import Plan, RouteInput
 from hotline.settings import ROOT
+
+REPORT_TYPES = tuple(reporttypes.load(ROOT / "config"))
+"""The shipped report types (config/flows.yaml)."""
 
 LINE = LineInfo("Test line", ("km", "en"), ("km", "en"), ("117",), "KH")
 

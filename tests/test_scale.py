@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hotline.models import OutboundMessage, Report
 from hotline.settings import ROOT
 from tests.fakes import FakeTwilio, loopback_only
-from tests.kit import TEST_ENV, Workers, free_port, wait_for
+from tests.kit import TEST_ENV, URGENT_STEPS, Workers, free_port, wait_for
 
 pytestmark = [pytest.mark.drill, pytest.mark.postgres]
 
@@ -68,7 +68,7 @@ def ussd_report(urls: list[str], i: int) -> tuple[str, str | None]:
     """An urgent report in Angkrong over USSD, its steps spread over the web processes: (status, number)."""
     phone, session = f"+8559{i:07d}", f"ATUid_scale_{i}"
     answer = None
-    for step, text in enumerate(("", "3", "3*14010101")):
+    for step, text in enumerate(("", *URGENT_STEPS)):
         url = urls[(i + step) % len(urls)] + f"/webhooks/africastalking/ussd?token={AT_TOKEN}"
         body = urllib.parse.urlencode({"sessionId": session, "phoneNumber": phone, "serviceCode": "*384*123#",
                                        "networkCode": "99999", "text": text})
@@ -170,7 +170,7 @@ def test_a_webhook_step_runs_again_when_its_pooled_connection_was_killed(postgre
     from hotline.db import make_engine
     from tests.kit import ussd
 
-    ussd(client, "ATUid_k0", "3*14010101")  # the pool now holds a connection
+    ussd(client, "ATUid_k0", "3*14010101*2")  # the pool now holds a connection
     with services.db_autocommit.connect() as conn:
         mine = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     killer = make_engine(postgres)  # a connection of its own kills every other backend of this database
@@ -178,7 +178,7 @@ def test_a_webhook_step_runs_again_when_its_pooled_connection_was_killed(postgre
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     killer.dispose()
-    answer = ussd(client, "ATUid_k1", "3*14010101")
+    answer = ussd(client, "ATUid_k1", "3*14010101*2")
     assert answer.startswith("END ")
     with services.Session() as session:
         assert len(session.scalars(select(Report)).all()) == 2

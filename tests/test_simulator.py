@@ -14,7 +14,16 @@ if str(ROOT) not in sys.path:  # lets a bare `pytest tests/test_simulator.py` im
 
 from hotline.simulator import terminal  # noqa: E402
 from hotline.simulator.terminal import (  # noqa: E402
-    Phone, describe_outbox, full_text, normalise_phone, parse_ussd, random_phone, screen, twiml_messages, twiml_text)
+    Phone,
+    describe_outbox,
+    full_text,
+    normalise_phone,
+    parse_ussd,
+    random_phone,
+    screen,
+    twiml_messages,
+    twiml_text,
+)
 
 # ---------------------------------------------------------------- USSD answers
 

@@ -7,12 +7,12 @@ import json
 import logging
 import os
 import smtplib
-from datetime import timedelta
+from datetime import timedelta, timezone
 from email.message import EmailMessage
 
 import requests
 from rq.job import Job
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from hotline import alerts, channels, outbox, queues, reports, routing
 from hotline.channels.base import SendError
@@ -125,7 +125,7 @@ def message_failed(message_id: int) -> str:
         alive = [c for c, status in siblings if status != "failed" and (s.directory.contact(c) or contact).kind == "leader"]
         if alive:
             return "others may still see it"
-        report_id, level, urgent = report.id, alert.level, report.type == "urgent"
+        report_id, level, urgent = report.id, alert.level, s.directory.types.is_urgent(report.type)
     _schedule_escalation(s, report_id, level + 1, 0, urgent)
     return "moved on"
 
@@ -200,26 +200,57 @@ def send_email(alert_id: int) -> str:
 
 # ---- routing and escalation -------------------------------------------------------
 def route_report(report_id: int) -> str:
-    """Alert the deepest leaders and every agency covering the report, once; schedule escalation."""
+    """Alert the deepest leaders and every agency covering the report, once; schedule escalation.
+
+    A report whose place came after it was first routed (a type stored the moment it was chosen)
+    is routed again for the new place: the place's contacts are alerted, and those alerted before
+    are told where ("located"). Nothing is ever sent twice."""
     s = services()
     with s.Session.begin() as session:
         report = session.get(Report, report_id)
         if report is None:
             return "missing"
-        if report.routing == "routed":
+        planned_area = report.area_code
+        before = _routed_area(session, report)
+        if before is not _NEVER and before == planned_area:
+            if report.routing != "routed":  # a job for a place since given back: nothing new to tell
+                _mark_routed(session, report_id, planned_area)
             return "routed"  # an earlier run finished: nothing is sent twice
         route = _plan(s, report)
+        told = set(session.scalars(select(ReportContact.contact_id).where(ReportContact.report_id == report.id)))
         _remember_recipients(session, report, route.first_leaders + route.agencies, 0)
-        work = [w for c in (*route.first_leaders, *route.agencies) for w in alerts.alert_contact(session, s, report, c, "new", 0)]
-        report.routing, report.routed_at = "routed", utcnow()
+        work = [w for c in (*route.first_leaders, *route.agencies)
+                for w in alerts.alert_contact(session, s, report, c, "located" if c.id in told else "new", 0)]
+        _mark_routed(session, report_id, planned_area)
         reports.add_event(session, report, "routed", data={
             "leaders": [c.id for c in route.first_leaders], "agencies": [c.id for c in route.agencies],
-            "skipped_conflict": len(route.skipped), "levels": len(route.leader_levels)})
-        urgent, type_ = report.type == "urgent", report.type
+            "skipped_conflict": len(route.skipped), "levels": len(route.leader_levels), "area": planned_area})
+        urgent, type_ = s.directory.types.is_urgent(report.type), report.type
     _enqueue_all(s, work, urgent)
     if len(route.leader_levels) > 1:
         _schedule_escalation(s, report_id, 1, s.directory.escalation[type_], urgent)
     return "routed"
+
+
+_NEVER = object()
+"""The area of a report that was never routed."""
+
+
+def _routed_area(session, report: Report):
+    """The place the report's last routing was for (_NEVER if it was never routed)."""
+    data = session.scalar(select(ReportEvent.data).where(ReportEvent.report_id == report.id, ReportEvent.kind == "routed")
+                          .order_by(ReportEvent.id.desc()).limit(1))
+    if data is None:
+        return _NEVER
+    return data.get("area", report.area_code)  # routings before places could change named none
+
+
+def _mark_routed(session, report_id: int, planned_area: str | None) -> None:
+    """Mark the report routed, unless its place changed since this job read it: then the job the
+    change enqueued (or the sweep) routes it for the new place."""
+    same_place = Report.area_code.is_(None) if planned_area is None else Report.area_code == planned_area
+    session.execute(update(Report).where(Report.id == report_id, same_place)
+                    .values(routing="routed", routed_at=utcnow()).execution_options(synchronize_session=False))
 
 
 def escalate_report(report_id: int, level: int) -> str:
@@ -239,7 +270,7 @@ def escalate_report(report_id: int, level: int) -> str:
         work += [w for c in route.agencies for w in alerts.alert_contact(session, s, report, c, "escalated", level)]
         reports.add_event(session, report, "escalated", data={
             "level": level, "leaders": [c.id for c in route.leader_levels[level]]})
-        urgent, type_, more = report.type == "urgent", report.type, level + 1 < len(route.leader_levels)
+        urgent, type_, more = s.directory.types.is_urgent(report.type), report.type, level + 1 < len(route.leader_levels)
     _enqueue_all(s, work, urgent)
     if more:
         _schedule_escalation(s, report_id, level + 1, s.directory.escalation[type_], urgent)
@@ -256,7 +287,7 @@ def report_updated(event_id: int) -> str:
         report = event.report
         route = _plan(s, report)
         work = [w for c in route.agencies for w in alerts.alert_contact(session, s, report, c, "updated", event_id)]
-    _enqueue_all(s, work, report.type == "urgent")
+    _enqueue_all(s, work, s.directory.types.is_urgent(report.type))
     return "told"
 
 
@@ -356,26 +387,39 @@ def _recover_batch(s, batch, steps) -> int:
             continue
         at = at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
         due = (at + timedelta(seconds=s.directory.escalation[row.type]) - now).total_seconds()
-        _schedule_escalation(s, row.id, level, int(due) if due >= 1 else 0, row.type == "urgent")
+        _schedule_escalation(s, row.id, level, int(due) if due >= 1 else 0, s.directory.types.is_urgent(row.type))
         scheduled += 1
     return scheduled
 
 
 def erase_expired_numbers() -> int:
-    """Erase reporters' numbers (and their lookup hashes) from reports closed longer than the retention period."""
+    """Erase reporters' numbers (and their lookup hashes) from reports closed longer than the retention
+    period, and from reports never closed but older than the open-report limit: no number is kept
+    for ever because nobody closed its report (PRODUCT.md safety rule 2)."""
     s = services()
-    cutoff = utcnow() - timedelta(days=s.settings.retention_days)
+    now = utcnow()
+    closed_before = now - timedelta(days=s.settings.retention_days)
+    opened_before = now - timedelta(days=s.settings.open_retention_days)
     with s.Session.begin() as session:
-        expired = session.scalars(select(Report).where(Report.status == "closed", Report.closed_at < cutoff,
-                                                       Report.reporter_phone.is_not(None))).all()
+        expired = session.scalars(select(Report).where(
+            Report.reporter_phone.is_not(None),
+            or_(and_(Report.status == "closed", Report.closed_at < closed_before), Report.created_at < opened_before))).all()
         for report in expired:
             session.execute(update(OutboundMessage).where(OutboundMessage.report_id == report.id,
                                                           OutboundMessage.contact_id.is_(None))
                             .values(recipient=b"", recipient_hash="erased"))
-            report.reporter_phone, report.reporter_hash, report.phone_erased_at = None, None, utcnow()
-            reports.add_event(session, report, "number_erased", data={"retention_days": s.settings.retention_days})
+            why = "closed" if report.status == "closed" and _aware(report.closed_at) < closed_before else "open"
+            report.reporter_phone, report.reporter_hash, report.phone_erased_at = None, None, now
+            reports.add_event(session, report, "number_erased", data={
+                "retention_days": s.settings.retention_days if why == "closed" else s.settings.open_retention_days,
+                "because": why})
         if expired:
             from hotline import audit
 
             audit.record(session, "system", "retention.erase", details={"reports": [r.number for r in expired]})
         return len(expired)
+
+
+def _aware(moment):
+    """Naive database times (SQLite) are UTC."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment

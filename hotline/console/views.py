@@ -12,6 +12,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from hotline import audit, casework, outbox, reportnumber, scoping
+from hotline import reports as report_store
 from hotline.console.auth import create_user, no_controls, role_required, services
 from hotline.models import STATUSES, Alert, OutboundMessage, Report, User, utcnow
 from hotline.payloads import area as area_doc
@@ -19,7 +20,6 @@ from hotline.payloads import area as area_doc
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
 PER_PAGE = 25
-TYPES = ("recruiter", "missing", "urgent", "unsorted")
 
 
 @bp.before_request
@@ -91,7 +91,7 @@ def reports():
     args = request.args
     query = select(Report).where(_scoped())
     filters = {k: args.get(k, "").strip() for k in ("type", "status", "area", "since", "until", "number")}
-    if filters["type"] in TYPES:
+    if filters["type"] in services().directory.types:
         query = query.where(Report.type == filters["type"])
     if filters["status"] in STATUSES:
         query = query.where(Report.status == filters["status"])
@@ -119,17 +119,19 @@ def reports():
              for r in rows]
     pages = max(1, -(-total // PER_PAGE))
     return render_template("console/reports.html", items=items, filters=filters, page=page, pages=pages, total=total,
-                           types=TYPES, statuses=STATUSES,
+                           types=tuple(services().directory.types), statuses=STATUSES,
                            provinces=[(a.code, a.name(current_user.language)) for a in gaz.children(None)])
 
 
 def _answers(report: Report, lang: str) -> list[tuple[str, str]]:
-    """The report's answers in words (choice keys through the line's texts)."""
+    """The report's answers in words (choice keys through the line's texts), the reporter's own number
+    masked wherever they typed it (the vault's reveal is the only way to see it)."""
     config = services().engine.config
     flow = config.flows.get(report.type)
+    answers = report_store.shown_answers(services().vault, report, services().directory.line.country)
     out = []
     for q in (flow.questions if flow else ()):
-        value = report.answers.get(q.id)
+        value = answers.get(q.id)
         if q.kind == "area":
             continue
         if value is None:
@@ -141,9 +143,9 @@ def _answers(report: Report, lang: str) -> list[tuple[str, str]]:
         else:
             shown = str(value)
         out.append((config.text(lang, q.prompt), shown))
-    if "text" in report.answers:
-        out.append((_("Message"), report.answers["text"]))
-    for detail in report.answers.get("details", []):
+    if "text" in answers:
+        out.append((_("Message"), answers["text"]))
+    for detail in answers.get("details", []):
         out.append((_("Added later"), detail))
     return out
 
@@ -271,8 +273,6 @@ def reveal(number: str):
         if not scoping.can_reveal(current_user.role, current_user.id, r) or r.reporter_phone is None:
             abort(403)
         audit.record(db, current_user.actor, "report.reveal", r.number, reason=form.reason.data.strip())
-        from hotline import reports as report_store
-
         report_store.add_event(db, r, "number_revealed", actor=current_user.actor)
         phone = s.vault.decrypt(r.reporter_phone)
     return render_template("console/revealed.html", number=number, phone=phone)
@@ -345,7 +345,7 @@ def dashboard():
 
     s = services()
     with s.Session() as db:
-        d = stats.dashboard(db, current_user.agency_id, s.directory.gazetteer)
+        d = stats.dashboard(db, current_user.agency_id, s.directory.gazetteer, types=tuple(s.directory.types))
     km = current_user.language == "km"
     weekly = svgchart.bar_chart(_("Reports per week"), [w["week"].split("-")[-1] for w in d["weekly"]],
                                 {_(t): [w["by_type"].get(t, 0) for w in d["weekly"]] for t in d["types"]})
@@ -354,7 +354,7 @@ def dashboard():
                                     {_(t): [p["by_type"].get(t, 0) for p in d["provinces"]] for t in d["types"]})
     return render_template("console/dashboard.html", d=d, weekly=weekly, provinces=provinces,
                            ack=_duration(d["timing"]["acknowledge"]["median_seconds"]),
-                           close=_duration(d["timing"]["close"]["median_seconds"]), types=TYPES, statuses=STATUSES)
+                           close=_duration(d["timing"]["close"]["median_seconds"]), types=tuple(s.directory.types), statuses=STATUSES)
 
 
 @bp.get("/export.csv")

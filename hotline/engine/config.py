@@ -5,8 +5,9 @@ import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline import yamlfile
+from hotline import reporttypes, yamlfile
 from hotline.errors import ConfigError, Problem
+from hotline.reporttypes import ReportType, ReportTypes
 
 MAIN_MENU_FIXED = ("recruiter", "missing", "urgent", "check", "tips", "language")
 """Main menu entries 1-6: their numbers and meaning are printed on posters."""
@@ -19,8 +20,9 @@ KEYWORDS = ("STATUS", "OK", "STOP", "START", "HELP")
 
 SAMPLE_VALUES = {"number": "9999999", "emergency": "117, 1288", "minutes": "30", "status": "being followed up",
                  "name": "Safe Village Line", "code": "14010101", "type": "worrying job offer",
-                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng"}
-"""Worst-case values for placeholders, used to render and measure every text."""
+                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng", "promise": ""}
+"""Worst-case values for placeholders, used to render and measure every text (`promise` is measured
+with each of the promise_* texts of the language: check.py)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Flow:
     type: str
     questions: tuple[Question, ...]
     done: str
+    kind: ReportType = ReportType("")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class DialogueConfig:
     tips: tuple[str, ...]
     texts: dict[str, dict[str, str]]
     keywords: dict[str, frozenset[str]] = field(default_factory=dict)
+    types: ReportTypes = field(default_factory=ReportTypes)
     text_lines: dict[str, dict[str, int]] = field(default_factory=dict)
     _filled: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
     """Words that take no values of the caller's, filled in once (a screen asks for a dozen)."""
@@ -102,7 +106,7 @@ def load_dialogue(config_dir: str | Path, line: LineInfo) -> DialogueConfig:
     """Load flows.yaml, messages/<lang>.yaml and keywords.yaml; raise ConfigError on any problem."""
     config_dir = Path(config_dir)
     problems: list[Problem] = []
-    flows_path = config_dir / "flows.yaml"
+    flows_path = config_dir / reporttypes.FLOWS_FILE
     raw = _load(flows_path, problems)
     texts = {lang: _load_texts(config_dir / "messages" / f"{lang}.yaml", problems) for lang in line.languages}
     keywords = _load_keywords(config_dir / "keywords.yaml", line.languages, problems)
@@ -110,21 +114,26 @@ def load_dialogue(config_dir: str | Path, line: LineInfo) -> DialogueConfig:
         if raw is not None:
             problems.append(Problem(str(flows_path), 1, "must be a mapping with main_menu, reports and tips"))
         raise ConfigError(problems)
-    flows, used_keys = _parse_flows(raw, str(flows_path), problems)
+    types = reporttypes.from_flows(raw, str(flows_path), problems)
+    flows, used_keys = _parse_flows(raw, str(flows_path), types, problems)
     main_menu = tuple(raw.get("main_menu") or ())
     if main_menu[:6] != MAIN_MENU_FIXED:
         problems.append(Problem(str(flows_path), raw.line_of("main_menu"),
                                 f"main_menu must start with {', '.join(MAIN_MENU_FIXED)} (numbers 1-6 are fixed)"))
     for entry in main_menu[6:]:
-        if entry not in flows:
-            problems.append(Problem(str(flows_path), raw.line_of("main_menu"), f"main_menu entry {entry!r} is no report type"))
-    for entry in ("recruiter", "missing", "urgent"):
+        if entry not in flows or flows[entry].kind.free_text:
+            problems.append(Problem(str(flows_path), raw.line_of("main_menu"), f"main_menu entry {entry!r} is no report type with questions"))
+    for entry in MAIN_MENU_FIXED[:3]:
         if entry not in flows:
             problems.append(Problem(str(flows_path), raw.line_of("reports"), f"report type {entry!r} is missing"))
+    for type_ in types:
+        if type_ not in main_menu and not types[type_].free_text:
+            problems.append(Problem(str(flows_path), raw.line_of("main_menu"),
+                                    f"report type {type_!r} is not on main_menu, so no one could make one"))
     tips = tuple(raw.get("tips") or ())
     if not tips:
         problems.append(Problem(str(flows_path), raw.line, "tips: at least one tip is needed"))
-    used_keys |= set(tips) | {f"menu_{m}" for m in main_menu}
+    used_keys |= set(tips) | {f"menu_{m}" for m in main_menu} | {f"alert_type_{t}" for t in types}
     for lang, words in texts.items():
         path = str(config_dir / "messages" / f"{lang}.yaml")
         for key in sorted(used_keys | REQUIRED_TEXTS):
@@ -137,7 +146,7 @@ def load_dialogue(config_dir: str | Path, line: LineInfo) -> DialogueConfig:
     if problems:
         raise ConfigError(problems)
     return DialogueConfig(line, flows, main_menu, tips, {k: dict(v) for k, v in texts.items()}, keywords,
-                          {k: dict(v.key_lines) for k, v in texts.items()})
+                          text_lines={k: dict(v.key_lines) for k, v in texts.items()}, types=types)
 
 
 REQUIRED_TEXTS = frozenset({
@@ -149,8 +158,8 @@ REQUIRED_TEXTS = frozenset({
     "tip_next", "language_prompt", "resume_prompt", "resume_continue", "resume_restart", "expired",
     "unsorted_saved", "unsorted_added", "help", "stop_done", "start_done", "status_usage",
     "ok_done", "ok_unknown", "ok_not_contact", "ok_usage", "ok_already", "rate_limited",
-    "sms_menu_hint", "alert_new", "alert_escalated", "alert_reporter_seen",
-    "alert_type_recruiter", "alert_type_missing", "alert_type_urgent", "alert_type_unsorted", "place_unknown",
+    "sms_menu_hint", "alert_new", "alert_escalated", "alert_located", "alert_reporter_seen", "place_unknown",
+    "promise_leader", "promise_agency", "promise_staff", "sms_delete_hint",
 })
 """Texts the engine itself uses, beyond those the flows name."""
 
@@ -208,22 +217,25 @@ def _load_keywords(path: Path, languages: tuple[str, ...], problems: list[Proble
     return result
 
 
-def _parse_flows(raw: yamlfile.LineDict, path: str, problems: list[Problem]) -> tuple[dict[str, Flow], set[str]]:
-    """Report flows from flows.yaml's `reports`, and every text key they use."""
+def _parse_flows(raw: yamlfile.LineDict, path: str, types: ReportTypes,
+                 problems: list[Problem]) -> tuple[dict[str, Flow], set[str]]:
+    """Report flows from flows.yaml's `reports` (the types `reporttypes` read there), and every text key they use."""
     flows: dict[str, Flow] = {}
     used: set[str] = set()
     reports = raw.get("reports")
     if not isinstance(reports, dict):
-        problems.append(Problem(path, raw.line, "reports: must map each report type to its questions"))
-        return flows, used
+        return flows, used  # reporttypes said so
     for type_, spec in reports.items():
         line = reports.line_of(type_)
-        if not isinstance(spec, dict) or not isinstance(spec.get("questions"), list) or not spec.get("done"):
+        if type_ not in types:
+            continue  # reporttypes said why
+        questions_ok = isinstance(spec.get("questions", [] if types[type_].free_text else None), list)
+        if not questions_ok or not spec.get("done"):
             problems.append(Problem(path, line, f"reports.{type_}: needs questions (a list) and done (a text key)"))
             continue
         questions = []
         seen_ids: set[str] = set()
-        for q in spec["questions"]:
+        for q in spec.get("questions") or ():
             qline = getattr(q, "line", line)
             if not isinstance(q, dict) or not q.get("id") or not q.get("prompt"):
                 problems.append(Problem(path, qline, f"reports.{type_}: each question needs id and prompt"))
@@ -242,8 +254,10 @@ def _parse_flows(raw: yamlfile.LineDict, path: str, problems: list[Problem]) -> 
             seen_ids.add(q["id"])
             questions.append(Question(q["id"], kind, q["prompt"], options, bool(q.get("optional", False))))
             used |= {q["prompt"], *options}
+        if types[type_].free_text and questions:
+            problems.append(Problem(path, line, f"reports.{type_}: a free_text type asks no questions"))
         used.add(spec["done"])
-        flows[type_] = Flow(type_, tuple(questions), spec["done"])
+        flows[type_] = Flow(type_, tuple(questions), spec["done"], types[type_])
     return flows, used
 
 

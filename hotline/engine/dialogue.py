@@ -26,7 +26,8 @@ _KEYWORD_WITH_NUMBER = re.compile(r"^([^\d\s]+)\s*([\d\s\-#]*)$")
 
 @dataclass(frozen=True)
 class Draft:
-    """A report ready to be stored."""
+    """A report ready to be stored. `ref` names the conversation that stored it first, when its
+    type is stored the moment it is chosen (one report per type and USSD session and phone)."""
 
     type: str
     area_code: str | None
@@ -34,6 +35,7 @@ class Draft:
     language: str
     consent: bool | None
     channel: str
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,15 @@ class Backend(Protocol):
     """What the engine asks of storage, for one sender."""
 
     def submit(self, draft: Draft) -> str:
-        """Store a report and return its number."""
+        """Store a report and return its number (the same number again for a draft whose `ref`
+        this sender stored before)."""
+
+    def update(self, number: str, draft: Draft) -> bool:
+        """Replace the answers, place and consent of the sender's own report stored earlier in the
+        conversation; False if it is not theirs."""
+
+    def reach(self, draft: Draft) -> str:
+        """Who routing will tell of this report: 'leader', 'agency' or 'staff' (nobody outside the line)."""
 
     def status(self, number: str) -> str | None:
         """The status of a report, or None if there is no such report."""
@@ -86,7 +96,7 @@ class Engine:
              backend: Backend, lang: str) -> Reply:
         """Answer one USSD request; `full_text` is every input of the session joined by '*'."""
         full_text = full_text or ""
-        lang = self._channel_lang("ussd", lang)
+        lang = self.channel_language("ussd", lang)
         if state and state.get("sid") == session_id:
             seen = state.get("seen", 0)
             if len(full_text) == seen and state.get("mark") == _mark(full_text):  # a resend of the last step
@@ -122,7 +132,7 @@ class Engine:
         notice = ""
         if state and now - state.get("ts", 0) > self.sms_idle_seconds:
             if state.get("at") in ("q", "check"):
-                lang = self._channel_lang("sms", lang)  # the notice and what follows in one language
+                lang = self.channel_language("sms", lang)  # the notice and what follows in one language
                 notice = self.config.text(lang, "expired", minutes=self.sms_idle_seconds // 60)
             state = None
         if state:
@@ -184,14 +194,14 @@ class Engine:
         return self.config.text(lang, "status_line", number=number, status=self.config.text(lang, f"status_{status}"))
 
     # ---- state and rendering --------------------------------------------------------
-    def _channel_lang(self, channel: str, lang: str) -> str:
+    def channel_language(self, channel: str, lang: str) -> str:
         """The reporter's language if this channel offers it, else the channel's first."""
         offered = self.config.line.ussd_languages if channel == "ussd" else self.config.line.languages
         return lang if lang in offered else offered[0]
 
     def _new_state(self, channel: str, lang: str, now: float) -> dict:
         """A conversation at the main menu."""
-        return {"v": 1, "ch": channel, "lang": self._channel_lang(channel, lang), "at": "menu", "page": 0, "ts": now}
+        return {"v": 1, "ch": channel, "lang": self.channel_language(channel, lang), "at": "menu", "page": 0, "ts": now}
 
     def _t(self, state: dict, key: str, **values) -> str:
         """Words in the conversation's language."""
@@ -219,19 +229,22 @@ class Engine:
             items = [f"{i} {self._t(state, f'menu_{m}')}" for i, m in enumerate(self.config.main_menu, 1)]
             head = self.config.texts.get(state["lang"], {}).get("line_name", self.config.line.name)
             hint = [self._t(state, "sms_menu_hint")] if state["ch"] == "sms" else []
-            layout = Layout(tuple(x for x in (notice, *top, head) if x), tuple(items), (), tuple(hint), self._t(state, "nav_more"))
+            # An error line takes the place of the line's name: options 1-6 stay on the first page.
+            layout = Layout(tuple(x for x in (notice, *(top or [head])) if x), tuple(items), (), tuple(hint),
+                            self._t(state, "nav_more"))
         elif at == "q":
             layout = self._question_layout(state, top, nav)
         elif at == "check":
-            layout = Layout(tuple(top or [self._t(state, "check_prompt")]), (), (), tuple(nav))
+            layout = Layout(tuple(top or [self._t(state, "check_prompt")]), (), first=tuple(nav))
         elif at == "tips":
             i = state.get("tip", 0)
             more = [self._t(state, "tip_next")] if i + 1 < len(self.config.tips) else []
-            layout = Layout((*top, self._t(state, self.config.tips[i]), *more), (), (), tuple(nav))
+            layout = Layout((*top, self._t(state, self.config.tips[i]), *more), (), first=tuple(nav))
         elif at == "lang":
             langs = self._offered_languages(state)
             items = [f"{i} {self.config.language_name(code)}" for i, code in enumerate(langs, 1)]
-            layout = Layout((*top, self._t(state, "language_prompt")), tuple(items), (), tuple(nav), self._t(state, "nav_more"))
+            layout = Layout(tuple(top or [self._t(state, "language_prompt")]), tuple(items), more=self._t(state, "nav_more"),
+                            first=tuple(nav))
         elif at == "resume":
             layout = Layout((self._t(state, "resume_prompt"),), (f"1 {self._t(state, 'resume_continue')}",
                                                                   f"2 {self._t(state, 'resume_restart')}"))
@@ -253,22 +266,23 @@ class Engine:
         # An error line takes the place of the question's words: small screens have no room for both.
         prompt = top or [self._t(state, q.prompt)]
         if q.kind == "area":
+            # The question (or the place chosen so far) on the first page only, the level on every
+            # page; how to go back and the typed village code on the first page of every level.
             cursor = state.get("area")
             children = self.areas.children(cursor)
             level = children[0].level if children else "village"
             head = top or ([self._t(state, q.prompt)] if cursor is None else [self.areas.get(cursor).name(state["lang"])])
             items = [f"{i} {a.name(state['lang'])}" for i, a in enumerate(children, 1)]
-            hint = [self._t(state, "area_code_hint")] if cursor is None else []
-            return Layout((*head, self._t(state, f"area_{level}")), tuple(items),
-                          (self._t(state, "nav_dont_know"),), (*nav, *hint), more)
+            return Layout((), tuple(items), more=more, intro=(" ".join((*head, self._t(state, f"area_{level}"))),),
+                          outro=(self._t(state, "nav_dont_know"),), first=(*nav, self._t(state, "area_code_hint")))
         skip = [self._t(state, "nav_skip")] if q.optional else []
         if q.kind == "choice":
             items = [f"{i} {self._t(state, o)}" for i, o in enumerate(q.options, 1)]
-            return Layout(tuple(prompt), tuple(items), tuple(skip), tuple(nav), more)
+            return Layout(tuple(prompt), tuple(items), tuple(skip), more=more, first=tuple(nav))
         if q.kind == "consent":
             items = (f"1 {self._t(state, 'consent_yes')}", f"2 {self._t(state, 'consent_no')}")
-            return Layout(tuple(prompt), items, (), tuple(nav), more)
-        return Layout(tuple(prompt), (), tuple(skip), tuple(nav), more)
+            return Layout(tuple(prompt), items, more=more, first=tuple(nav))
+        return Layout(tuple(prompt), (), tuple(skip), more=more, first=tuple(nav))
 
     # ---- input ----------------------------------------------------------------------
     def _input(self, state: dict, raw: str, backend: Backend) -> Reply:
@@ -293,7 +307,7 @@ class Engine:
         return Reply(reply.text, reply.end, reply.state, invalid=True)
 
     def _on_menu(self, state: dict, value: str, raw: str, backend: Backend) -> Reply:
-        """A choice on the main menu."""
+        """A choice on the main menu; a type stored the moment it is chosen is stored now."""
         index = _choice(value, len(self.config.main_menu))
         if index is None:
             return self._error(state, "err_choice")
@@ -301,6 +315,9 @@ class Engine:
         state = self._to_menu(state)
         if entry in self.config.flows:
             state.update(at="q", flow=entry, qi=0, answers={}, area=None)
+            if self.config.flows[entry].kind.store_first:
+                ref = f"{state['sid']}:{entry}" if state.get("sid") else None
+                state["number"] = backend.submit(self._draft(state, {}, ref))
         else:
             state.update(at={"check": "check", "tips": "tips", "language": "lang"}[entry], tip=0)
         return self._show(state)
@@ -408,32 +425,52 @@ class Engine:
         return self._show(dict(state, qi=qi, answers=answers, area=None, page=0))
 
     def _next(self, state: dict, q: Question, answer, backend: Backend) -> Reply:
-        """Record an answer, then ask the next question or store the report."""
+        """Record an answer, then ask the next question or store the report (a report stored when its
+        type was chosen gets each answer as it comes, so a dropped session loses none)."""
         answers = dict(state["answers"], **{q.id: answer})
         flow = self.config.flows[state["flow"]]
-        if state["qi"] + 1 < len(flow.questions):
+        last = state["qi"] + 1 >= len(flow.questions)
+        draft = self._draft(state, answers)
+        if "number" in state:
+            backend.update(state["number"], draft)
+        if not last:
             return self._show(dict(state, qi=state["qi"] + 1, answers=answers, area=None, page=0))
+        number = state["number"] if "number" in state else backend.submit(draft)
+        return Reply(self.stored_text(state["lang"], state["ch"], flow.done, number, backend.reach(draft)), True, None)
+
+    REACH = ("leader", "agency", "staff")
+    """What routing can do for a report: a promise_<reach> text says it to the reporter."""
+
+    def _draft(self, state: dict, answers: dict, ref: str | None = None) -> Draft:
+        """The report a conversation's answers make so far."""
+        flow = self.config.flows[state["flow"]]
         area = next((answers.get(x.id) for x in flow.questions if x.kind == "area"), None)
         consent = next((answers.get(x.id) for x in flow.questions if x.kind == "consent"), None)
-        draft = Draft(flow.type, area, answers, state["lang"], consent, state["ch"])
-        number = backend.submit(draft)
-        return Reply(self._t(state, flow.done, number=number), True, None)
+        return Draft(flow.type, area, answers, state["lang"], consent, state["ch"], ref)
+
+    def stored_text(self, lang: str, channel: str, key: str, number: str, reach: str) -> str:
+        """The answer once a report is stored: its number, what routing will do for it (and no more:
+        PRODUCT.md rule 5), and on SMS a neutral word on deleting the conversation (rule 8)."""
+        text = self.config.text(lang, key, number=number, promise=self.config.text(lang, f"promise_{reach}"))
+        return _prefix(text, self.config.text(lang, "sms_delete_hint")) if channel == "sms" else text
 
     # ---- unsorted -------------------------------------------------------------------
     def _unsorted(self, text: str, lang: str, now: float, backend: Backend, notice: str = "") -> Reply:
         """Free text that followed no menu: stored as an unsorted report."""
-        lang = self._channel_lang("sms", lang)
-        draft = Draft("unsorted", None, {"text": " ".join(text.split())[:MAX_TEXT * 2]}, lang, None, "sms")
+        lang = self.channel_language("sms", lang)
+        flow = self.config.flows[self.config.types.free_text]
+        draft = Draft(flow.type, None, {"text": " ".join(text.split())[:MAX_TEXT * 2]}, lang, None, "sms")
         number = backend.submit(draft)
         state = {"v": 1, "ch": "sms", "lang": lang, "at": "followup", "number": number, "ts": now}
-        saved = self.config.text(lang, "unsorted_saved", number=number)
+        saved = self.stored_text(lang, "sms", flow.done, number, backend.reach(draft))
         text = _prefix(notice, saved)
         return Reply(text if fits_screen(text, "sms") else saved, False, state)
 
     def _add_detail(self, state: dict, text: str, backend: Backend) -> Reply:
         """Further words after an unsorted report are added to it."""
         backend.add_detail(state["number"], " ".join(text.split())[:MAX_TEXT * 2])
-        return Reply(self._t(state, "unsorted_added", number=state["number"]), False, state)
+        text = _prefix(self._t(state, "unsorted_added", number=state["number"]), self._t(state, "sms_delete_hint"))
+        return Reply(text, False, state)
 
 
 def _choice(value: str, count: int) -> int | None:

@@ -9,7 +9,8 @@ STATUSES = (_("new"), _("acknowledged"), _("in_progress"), _("referred"), _("clo
 """Report statuses (hotline.models.STATUSES)."""
 
 TYPES = (_("recruiter"), _("missing"), _("urgent"), _("unsorted"))
-"""Report types (hotline.console.views.TYPES)."""
+"""The shipped report types (config/flows.yaml), so the console has their Khmer names; a type added
+there is shown by its name until the catalogue is updated."""
 
 DELIVERY = (_("pending"), _("queued"), _("sent"), _("delivered"), _("failed"))
 """States of an alert's delivery."""
