@@ -88,13 +88,15 @@ def acknowledge(session: Session, report: Report, contact_id: str) -> ReportEven
     return set_status(session, report, "acknowledged", actor=f"contact:{contact_id}")
 
 
-def set_status(session: Session, report: Report, status: str, actor: str, note: str | None = None) -> ReportEvent:
-    """Move a report to a status, with its timeline entry (partners are told from its id)."""
+def set_status(session: Session, report: Report, status: str, actor: str, note: str | None = None,
+               agency: str | None = None) -> ReportEvent:
+    """Move a report to a status, with its timeline entry (partners are told from its id); a note
+    keeps the writer's agency (None: line staff), since only that agency and line staff read it."""
     previous, report.status, report.updated_at = report.status, status, utcnow()
     if status == "acknowledged" and report.acknowledged_at is None:
         report.acknowledged_at = report.updated_at
     report.closed_at = report.updated_at if status == "closed" else None
     event = add_event(session, report, "status_changed", actor=actor,
-                      data={"from": previous, "to": status, **({"note": note} if note else {})})
+                      data={"from": previous, "to": status, **({"note": note, "agency": agency} if note else {})})
     session.flush()
     return event

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, text, update
 
 from hotline import audit
@@ -166,11 +167,122 @@ def test_admin_creates_users_with_one_time_passwords(client, services):
     assert user.must_change_password and user.agency_id == "ngo-safe-migration" and user.language == "km"
 
 
-def test_idle_session_is_signed_out(client, services):
+# ---- sessions -----------------------------------------------------------------------------------
+def copy_of(app, client):
+    """Another browser holding a copy of this client's session cookie (as a thief would)."""
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    return other
+
+
+def signed_in(client) -> bool:
+    """The console's reports page opens (not a redirect to the sign-in page)."""
+    return client.get("/console/").status_code == 200
+
+
+def _age_sessions(services, **ago):
+    """Move the user's server-held sessions back in time (started_at / seen_at by so many minutes)."""
+    from hotline.models import ConsoleSession
+
+    with services.Session.begin() as db:
+        db.execute(update(ConsoleSession).values(**{k: utcnow() - timedelta(minutes=m) for k, m in ago.items()}))
+
+
+def test_session_cookie_is_httponly_samesite_and_lasts_8_hours(client, services, settings):
+    from dataclasses import replace
+    from email.utils import parsedate_to_datetime
+
+    from hotline.console import cookie_config
+
     sign_in(client, services, "staff", "admin")
-    with client.session_transaction("/console/") as session:
-        session["seen"] -= 31 * 60
+    cookie = client.get("/console/").headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie  # development: plain http
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    assert timedelta(hours=7, minutes=59) < expires - utcnow() <= timedelta(hours=8)
+    assert cookie_config(replace(settings, env="production"))["SESSION_COOKIE_SECURE"] is True
+
+
+def test_idle_session_is_signed_out_by_the_server(app, client, services):
+    sign_in(client, services, "staff", "admin")
+    _age_sessions(services, seen_at=31)   # the cookie itself is fresh: only the server knows
     assert "/console/login" in client.get("/console/").location
+    assert not signed_in(client)
+
+
+def test_session_ends_8_hours_after_sign_in_however_busy(app, client, services):
+    sign_in(client, services, "staff", "admin")
+    _age_sessions(services, started_at=7 * 60 + 58, seen_at=1)
+    assert signed_in(client)
+    _age_sessions(services, started_at=8 * 60 + 1, seen_at=1)
+    assert not signed_in(client)
+
+
+def test_a_copied_cookie_dies_when_its_session_signs_out(app, client, services):
+    sign_in(client, services, "cw", "caseworker", "ngo-safe-migration")
+    thief = copy_of(app, client)
+    elsewhere = app.test_client()                     # the same user signed in on another computer
+    from tests.kit import NEW_PASSWORD
+
+    page = elsewhere.get("/console/login").get_data(as_text=True)
+    elsewhere.post("/console/login", data={"csrf_token": csrf(page), "username": "cw", "password": NEW_PASSWORD})
+    assert signed_in(thief) and signed_in(elsewhere)
+    assert post_form(client, "/console/logout", "/console/").status_code == 302
+    assert not signed_in(client) and not signed_in(thief)
+    assert signed_in(elsewhere)                       # signing out ends that session only
+
+
+def _sign_out_everywhere(app, client, services):
+    assert post_form(client, "/console/logout/everywhere", "/console/").status_code == 302
+
+
+def _change_password(app, client, services):
+    page = client.get("/console/password").get_data(as_text=True)
+    response = client.post("/console/password", data={"csrf_token": csrf(page), "current": "a long new password",
+                                                      "new": "another long password", "repeat": "another long password"})
+    assert response.status_code == 302
+
+
+def _disable(app, client, services):
+    from hotline.console.auth import set_active
+
+    set_active(services, "cw", False, actor="user:staff")
+
+
+@pytest.mark.parametrize("event,current_survives", [(_sign_out_everywhere, False), (_change_password, True),
+                                                     (_disable, False)], ids=["everywhere", "password", "disabled"])
+def test_a_copied_cookie_dies_when_the_user_ends_their_sessions(app, client, services, event, current_survives):
+    sign_in(client, services, "cw", "caseworker", "ngo-safe-migration")
+    thief = copy_of(app, client)
+    assert signed_in(thief)
+    event(app, client, services)
+    assert not signed_in(thief)
+    assert signed_in(client) is current_survives
+    with services.Session() as db:
+        actions = set(db.scalars(select(AuditEntry.action)))
+    assert {_sign_out_everywhere: "auth.logout_everywhere", _change_password: "auth.password",
+            _disable: "user.disable"}[event] in actions
+
+
+def test_sign_out_everywhere_is_offered_to_every_user(client, services):
+    sign_in(client, services, "viewer", "viewer", "ngo-safe-migration")
+    assert 'action="/console/logout/everywhere"' in client.get("/console/").get_data(as_text=True)
+
+
+def test_a_disabled_account_can_be_enabled_again_as_it_was(app, client, services):
+    from hotline.console.auth import set_active
+    from tests.kit import NEW_PASSWORD
+
+    sign_in(client, services, "cw", "caseworker", "ngo-safe-migration")
+    set_active(services, "cw", False, actor="cli")
+    fresh = app.test_client()
+    page = fresh.get("/console/login").get_data(as_text=True)
+    login = {"csrf_token": csrf(page), "username": "cw", "password": NEW_PASSWORD}
+    assert fresh.post("/console/login", data=login).status_code == 401
+    set_active(services, "cw", True, actor="cli")
+    assert fresh.post("/console/login", data=login).status_code == 302 and signed_in(fresh)
+    with services.Session() as db:
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.action.in_(("user.disable", "user.enable")))).all()
+    assert [(e.action, e.target, e.actor) for e in entries] == [("user.disable", "cw", "cli"), ("user.enable", "cw", "cli")]
 
 
 def test_retention_erases_numbers_of_long_closed_reports(client, services, reports):
