@@ -78,6 +78,10 @@ def test_a_screen_that_does_not_fit_is_an_error(tmp_path, monkeypatch):
       "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="}, "SMS_PROVIDER"),
     ({"HOTLINE_ENV": "staging"}, "HOTLINE_ENV"),
     ({"SMS_PROVIDER": "pigeon"}, "SMS_PROVIDER"),
+    ({"HOTLINE_PROXY_HOPS": "-1"}, "HOTLINE_PROXY_HOPS"),
+    ({"HOTLINE_PROXY_HOPS": "one"}, "HOTLINE_PROXY_HOPS"),
+    ({"HOTLINE_PROXY_HOPS": "\u00b2"}, "HOTLINE_PROXY_HOPS"),
+    ({"HOTLINE_PROXY_HOPS": "6"}, "HOTLINE_PROXY_HOPS"),
 ])
 def test_production_refuses_without_real_secrets(env, fragment):
     with pytest.raises(SettingsError, match=fragment):
@@ -88,3 +92,8 @@ def test_production_with_real_secrets_starts():
     s = Settings.from_env(environ={"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40, "SMS_PROVIDER": "twilio",
                                    "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="})
     assert s.production and s.twilio_auth_token is None  # no development token in production
+
+
+@pytest.mark.parametrize("raw,hops", [(None, 0), ("0", 0), ("1", 1), (" 2 ", 2), ("5", 5)])
+def test_proxy_hops(raw, hops):
+    assert Settings.from_env(environ={} if raw is None else {"HOTLINE_PROXY_HOPS": raw}).proxy_hops == hops

@@ -3,6 +3,7 @@ names the parameter, never a failure further in (`int('²')`, a day after 9999-1
 the database cannot hold)."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 
 from flask import abort, request
@@ -29,3 +30,11 @@ def day(name: str) -> date | None:
     except ValueError:
         abort(400, _("%(name)s must be a date from %(first)s to %(last)s (YYYY-MM-DD).", name=name,
                      first=stats.FIRST_DAY.isoformat(), last=stats.LAST_DAY.isoformat()))
+
+
+def one_of(name: str, allowed: Collection[str]) -> str | None:
+    """One of the allowed values (None when empty)."""
+    value = request.args.get(name, "").strip()
+    if value and value not in allowed:
+        abort(400, _("%(name)s must be one of: %(values)s.", name=name, values=", ".join(allowed)))
+    return value or None

@@ -394,7 +394,9 @@ def export():
 
     from hotline import stats
 
-    filters = {k: request.args[k] for k in ("type", "status", "since", "until") if request.args.get(k)}
+    filters = {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
+    filters.update({name: value for name, value in (("type", args.one_of("type", TYPES)),
+                                                    ("status", args.one_of("status", STATUSES))) if value})
     s = services()
     with s.Session() as db:
         try:
