@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select, text, update
 
 from hotline import audit
-from hotline.console import throttle
 from hotline.console.auth import create_user
 from hotline.models import AuditEntry, OutboundMessage, Report, User, utcnow
 from tests.kit import REPORTER, csrf, post_form, run_worker, sign_in
@@ -453,6 +452,7 @@ def test_failures_from_one_address_never_lock_out_another_account(app, client, s
 
 
 def test_known_device_signs_in_while_others_guess_its_account(app, services):
+    from hotline.console import throttle
     from tests.kit import NEW_PASSWORD
 
     device = app.test_client()
