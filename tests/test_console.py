@@ -545,7 +545,7 @@ BAD_QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("path,name", BAD_QUERIES, ids=[row[0] for row in BAD_QUERIES])
+@pytest.mark.parametrize("path,name", BAD_QUERIES, ids=[row[0][:60] for row in BAD_QUERIES])
 def test_bad_query_values_are_a_400_naming_the_parameter(client, services, path, name):
     sign_in(client, services, "staff", "admin")
     response = client.get(path)
