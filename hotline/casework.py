@@ -56,7 +56,8 @@ def add_note(session: Session, report: Report, note: str, actor: str) -> None:
     text = _clean_note(note)
     if not text:
         raise CaseworkError("a note needs some text", field="note")
-    reports.add_event(session, report, "note", actor=actor, data={"note": text, "agency": audit.actor_agency(session, actor)})
+    agency = audit.actor_agency(session, actor)
+    reports.add_event(session, report, "note", actor=actor, data={"note": text, "agency": agency})
     audit.record(session, actor, "report.note", report.number)
 
 

@@ -55,5 +55,12 @@ def shown_event_data(kind: str, data: dict, viewer_agency: str | None) -> dict |
 
 
 def can_reveal(role: str, user_id: int | None, report: Report) -> bool:
-    """Only an admin, or the caseworker the report is assigned to, may reveal a reporter's number."""
+    """Only an admin, or the caseworker the report is assigned to, may reveal a reporter's number (and
+    only on a report they may see: `agency_reports`)."""
     return role == "admin" or (role == "caseworker" and user_id is not None and report.assigned_to == user_id)
+
+
+def reveal_needs_emergency(report: Report) -> bool:
+    """True when the reporter did not agree to be contacted (said no, or was never asked): their
+    number is revealed only as an emergency override (PRODUCT.md safety rule 1)."""
+    return report.consent is not True

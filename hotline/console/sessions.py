@@ -56,8 +56,8 @@ def still_open(row: ConsoleSession | None, now: datetime) -> bool:
     """True if the session is neither ended, idle nor too old; its use is noted (every SEEN_STEP)."""
     if row is None or row.ended_at is not None:
         return False
-    seen = _aware(row.seen_at)
-    if now - _aware(row.started_at) > timedelta(seconds=ABSOLUTE_SECONDS) or now - seen > timedelta(seconds=IDLE_SECONDS):
+    seen, started = _aware(row.seen_at), _aware(row.started_at)
+    if now - started > timedelta(seconds=ABSOLUTE_SECONDS) or now - seen > timedelta(seconds=IDLE_SECONDS):
         row.ended_at = now
         return False
     if now - seen > timedelta(seconds=SEEN_STEP):

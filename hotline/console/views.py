@@ -180,7 +180,8 @@ def report(number: str):
         area=area_doc(services(), r.area_code), blocked=blocked, assignee=assignee, overdue=_overdue(r, utcnow()),
         can_write=scoping.can_write(current_user.role),
         can_reveal=scoping.can_reveal(current_user.role, current_user.id, r) and r.reporter_phone is not None,
-        needs_override=r.consent is not True, status_form=status, note_form=NoteForm(), reply_form=ReplyForm(), assign_form=assign, reveal_form=RevealForm())
+        needs_override=scoping.reveal_needs_emergency(r), status_form=status, note_form=NoteForm(), reply_form=ReplyForm(),
+        assign_form=assign, reveal_form=RevealForm())
 
 
 def _timeline(report: Report) -> list[tuple]:
@@ -280,16 +281,15 @@ def reveal(number: str):
         r = _report_or_404(db, number)
         if not scoping.can_reveal(current_user.role, current_user.id, r) or r.reporter_phone is None:
             abort(403)
-        override = r.consent is not True
-        if override and not form.emergency.data:
-            phone = None
-        else:
+        override = scoping.reveal_needs_emergency(r)
+        refused = override and not form.emergency.data
+        if not refused:
             details = {"emergency": True, "consent": r.consent} if override else {}
             audit.record(db, current_user.actor, "report.reveal", r.number, reason=form.reason.data.strip(),
                          details=details)
             report_store.add_event(db, r, "number_revealed", actor=current_user.actor, data=details)
             phone = s.vault.decrypt(r.reporter_phone)
-    if phone is None:
+    if refused:
         flash(_("The reporter did not agree to be contacted. Their number is revealed only in an emergency: "
                 "tick the box to confirm that someone's life or safety is at risk."), "error")
         return redirect(url_for("console.report", number=number)), 303
@@ -320,9 +320,8 @@ def users():
     s = services()
     own = current_user.agency_id
     form = UserForm()
-    agencies = [c for c in s.directory.contacts if c.kind == "agency" and own in (None, c.id)]
-    form.agency.choices = ([("", _("line staff (all reports)"))] if own is None else []) + \
-        [(c.id, c.name) for c in agencies]
+    agencies = [(c.id, c.name) for c in s.directory.contacts if c.kind == "agency" and own in (None, c.id)]
+    form.agency.choices = agencies if own is not None else [("", _("line staff (all reports)"))] + agencies
     form.role.choices = [(r, _(r)) for r in scoping.ROLES]
     created, refused = None, None
     if form.validate_on_submit():
