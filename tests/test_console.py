@@ -230,6 +230,10 @@ def test_a_copied_cookie_dies_when_its_session_signs_out(app, client, services):
     assert post_form(client, "/console/logout", "/console/").status_code == 302
     assert not signed_in(client) and not signed_in(thief)
     assert signed_in(elsewhere)                       # signing out ends that session only
+    again = copy_of(app, elsewhere)                   # signing in anew over a session replaces it
+    page = elsewhere.get("/console/login").get_data(as_text=True)
+    elsewhere.post("/console/login", data={"csrf_token": csrf(page), "username": "cw", "password": NEW_PASSWORD})
+    assert signed_in(elsewhere) and not signed_in(again)
 
 
 def _sign_out_everywhere(app, client, services):

@@ -138,6 +138,7 @@ def login():
         if ok:
             user.last_login_at = utcnow()
             audit.record(db, f"user:{user.username}", "auth.login")
+            sessions.end(db, session.get(sessions.KEY), user.last_login_at)  # a sign-in over a session replaces it
             sid = sessions.start(db, user.id, user.last_login_at)
             account = Account(user)
     if limited:
