@@ -128,7 +128,7 @@ def small_contacts(rng: random.Random, gaz: Gazetteer) -> list[dict]:
 
 
 def write_directory(folder: Path, name: str, contacts: list[dict]) -> Path:
-    """The contacts as a directory YAML file (INTERFACE.md section 6) in `folder`."""
+    """The contacts as a directory YAML file (docs/contract.md section 6) in `folder`."""
     lines = [HEADER]
     for c in contacts:
         lines.append(f"  - id: {c['id']}\n    name: {c['id']}\n    kind: {c['kind']}\n")

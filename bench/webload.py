@@ -39,7 +39,7 @@ SMS_PATH = "/webhooks/twilio/sms"
 TWIML_PREFIX = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
 SMS_TEXT = "A man at the market offered my sister a factory job in Thailand and took her passport"
 WRK_TIMEOUT = "15s"
-"""A provider gives up after about 10-15 s (CHANNELS.md): a slower answer is an error."""
+"""A provider gives up after about 10-15 s (docs/channels.md): a slower answer is an error."""
 
 STEPS = {
     # name: (what, wrk script, form text, real body prefix, bare body prefix)

@@ -9,7 +9,9 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch a subcommand."""
     parser = argparse.ArgumentParser(prog="python -m hotline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="validate the directory, areas and flows; measure every screen")
+    check_cmd = sub.add_parser("check", help="validate the directory, areas and flows; measure every screen")
+    check_cmd.add_argument("--answers", action="store_true",
+                           help="also count the answers each report takes, per channel and language")
     sub.add_parser("migrate", help="bring the database schema up to date (safe to run again)")
     dev = sub.add_parser("dev", help="run Redis (if needed), web and worker on this machine")
     dev.add_argument("--port", type=int, default=None)
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from hotline import check
 
-        return check.main()
+        return check.main(answers=args.answers)
     if args.command == "migrate":
         from hotline import db
         from hotline.settings import Settings

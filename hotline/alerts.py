@@ -1,7 +1,7 @@
 """Alerts to leaders and agencies: words in the recipient's language, one row each, never twice.
 
 An alert names the report's number, type and place, and how to acknowledge it. It never
-carries the reporter's number or the reporter's own words (PRODUCT.md safety rule 1).
+carries the reporter's number or the reporter's own words (docs/safety.md rule 1).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hotline.smsbudget import fits_sms
 
 EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated",
           "located": "report.updated"}
-"""The webhook event (INTERFACE.md section 5) for each kind of alert."""
+"""The webhook event (docs/contract.md section 5) for each kind of alert."""
 
 ALERT_PARTS = 2
 """An alert fits in this many SMS parts."""

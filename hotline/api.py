@@ -1,4 +1,4 @@
-"""The partner API (INTERFACE.md section 5): JSON over HTTPS with an agency's bearer token.
+"""The partner API (docs/contract.md section 5): JSON over HTTPS with an agency's bearer token.
 
 A token belongs to the agency whose `api_token_env` variable holds it, and sees only the
 reports routed to that agency (`scoping.agency_reports`); every other report, existing or
@@ -237,16 +237,21 @@ def summary(s, report: Report) -> dict:
     return doc
 
 
-def detail(s, report: Report) -> dict:
-    """A report with its timeline (known kinds only; nothing that identifies the reporter)."""
+def detail(s, report: Report, agency_id: str) -> dict:
+    """A report with its timeline as this agency may read it (known kinds only; other teams' notes
+    left out; nothing that identifies the reporter)."""
     doc = summary(s, report)
     own = s.vault.decrypt(report.reporter_phone) if report.reporter_phone is not None else None
     country = s.directory.line.country
-    doc["timeline"] = [
-        {"kind": event.kind, "at": _utc(event.created_at), "actor": scrub(event.actor or "", own, country),
-         "data": {} if event.kind == "detail_added" else scrub(dict(event.data or {}), own, country)}
-        for event in report.events if event.kind in spec.TIMELINE_KINDS
-    ]
+    doc["timeline"] = []
+    for event in report.events:
+        data = scoping.shown_event_data(event.kind, event.data, agency_id)
+        if event.kind not in spec.TIMELINE_KINDS or data is None:
+            continue
+        data.pop("agency", None)  # a note shown here is always this agency's own
+        doc["timeline"].append({"kind": event.kind, "at": _utc(event.created_at),
+                                "actor": scrub(event.actor or "", own, country),
+                                "data": {} if event.kind == "detail_added" else scrub(data, own, country)})
     return doc
 
 
@@ -346,7 +351,7 @@ def get_report(number: str):
     number = _report_number(number)
     s = _services()
     with s.Session() as session:
-        return current_app.json.response(detail(s, _load(session, number)))
+        return current_app.json.response(detail(s, _load(session, number), _agency().id))
 
 
 @bp.post("/reports/<number>/events")
@@ -411,7 +416,7 @@ def _enqueue(s, work: list, urgent: bool) -> None:
 
 def _reread(s, number: str, status: int) -> Response:
     with s.Session() as session:
-        response = current_app.json.response(detail(s, _load(session, number)))
+        response = current_app.json.response(detail(s, _load(session, number), _agency().id))
     response.status_code = status
     return response
 

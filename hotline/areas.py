@@ -1,6 +1,6 @@
 """The gazetteer: Cambodia's provinces, districts, communes and villages, and its CSV loader.
 
-The CSV (INTERFACE.md section 6) has the header `code,parent,level,name_en,name_km`.
+The CSV (docs/contract.md section 6) has the header `code,parent,level,name_en,name_km`.
 Codes are the official administrative codes (NCDD / National Institute of Statistics):
 province 2 digits, district 4, commune 6, village 8, each starting with its parent's.
 

@@ -21,7 +21,7 @@ TRANSITIONS = {
     "referred": {"in_progress", "closed"},
     "closed": {"in_progress"},
 }
-"""Allowed status changes (INTERFACE.md section 4: a closed report may be reopened to in_progress)."""
+"""Allowed status changes (docs/contract.md section 4: a closed report may be reopened to in_progress)."""
 
 MAX_NOTE = 2000
 """Longest note kept."""
@@ -44,17 +44,20 @@ def change_status(session: Session, report: Report, status: str, actor: str, not
     if status not in TRANSITIONS[report.status]:
         raise CaseworkError(f"a {report.status} report cannot become {status}", status=409, field="status")
     note = _clean_note(note)
-    event = reports.set_status(session, report, status, actor=actor, note=note)
+    event = reports.set_status(session, report, status, actor=actor, note=note,
+                               agency=audit.actor_agency(session, actor) if note else None)
     audit.record(session, actor, "report.status", report.number, details={"from": event.data["from"], "to": status})
     return [Work("workers.jobs.report_updated", event.id, f"updated-{event.id}")]
 
 
 def add_note(session: Session, report: Report, note: str, actor: str) -> None:
-    """A caseworker's note on the timeline."""
+    """A caseworker's note on the timeline, read only by the writer's agency and line staff
+    (`scoping.shown_event_data`)."""
     text = _clean_note(note)
     if not text:
         raise CaseworkError("a note needs some text", field="note")
-    reports.add_event(session, report, "note", actor=actor, data={"note": text})
+    agency = audit.actor_agency(session, actor)
+    reports.add_event(session, report, "note", actor=actor, data={"note": text, "agency": agency})
     audit.record(session, actor, "report.note", report.number)
 
 

@@ -92,7 +92,7 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
 
 def _check_first_page(engine: Engine, channel: str, lang: str, result: CheckResult) -> None:
     """Options 1-6 of the first screen are printed on posters: all of them must be on its first page,
-    with and without an error line (INTERFACE.md section 4)."""
+    with and without an error line (docs/contract.md section 4)."""
     config = engine.config
     base = {"v": 1, "ch": channel, "lang": lang, "ts": 0, "page": 0, "at": "menu"}
     for state in (base, dict(base, err="err_choice")):
@@ -158,8 +158,9 @@ def _too_long(config, lang: str, key: str, channel: str, text: str) -> Problem:
                    f"{cost.parts} SMS parts): {text[:60]!r}…")
 
 
-def main(settings: Settings | None = None) -> int:
-    """Print the check's findings; exit status 1 on errors."""
+def main(settings: Settings | None = None, answers: bool = False) -> int:
+    """Print the check's findings (and, with `answers`, how many answers each report takes); exit
+    status 1 on errors."""
     settings = settings or Settings.from_env()
     result = run(settings)
     for w in result.warnings:
@@ -167,4 +168,9 @@ def main(settings: Settings | None = None) -> int:
     for e in result.errors:
         print(f"error: {e}")
     print(f"{len(result.errors)} errors, {len(result.warnings)} warnings, {result.screens} screens measured")
+    if answers and not result.errors:
+        from hotline import answercount
+
+        print("\nAnswers a report takes (the menu option, the place, each question):\n")
+        print(answercount.markdown(load_config(settings)[1]))
     return 1 if result.errors else 0

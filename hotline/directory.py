@@ -1,4 +1,4 @@
-"""The directory (INTERFACE.md section 6): the line, its areas, escalation windows and contacts."""
+"""The directory (docs/contract.md section 6): the line, its areas, escalation windows and contacts."""
 from __future__ import annotations
 
 import re

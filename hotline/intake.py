@@ -128,7 +128,7 @@ class DbBackend:
 
     def reach(self, draft: Draft) -> str:
         """Who routing will tell (routing.plan is a pure function, so the step knows it): the reporter
-        is promised that, and nothing more (PRODUCT.md safety rule 5)."""
+        is promised that, and nothing more (docs/safety.md rule 5)."""
         values = reports.answer_values(draft, self.inbound.sender, self.country)
         plan = routing.plan(routing.RouteInput(draft.type, values["area_code"], values["answers"]), self.s.directory)
         return "leader" if plan.first_leaders else "agency" if plan.agencies else "staff"
@@ -201,12 +201,12 @@ class NumberTaken(Exception):
     """The report number a step drew went to another report before the step stored its own."""
 
 
-def step_key(inbound: Inbound, phone_hash: str) -> str:
+def step_key(external_id: str, phone_hash: str) -> str:
     """What makes an inbound message one message: the provider's id (for USSD, the session and its
     input) *and the phone it came from*. A provider id reused by another phone is another message,
-    so no phone is ever given another's answer, screen or report number (PRODUCT.md rule 7). A
+    so no phone is ever given another's answer, screen or report number (docs/safety.md rule 7). A
     fixed-length digest: provider ids can be long, and this is all that is stored of them."""
-    return hashlib.sha256(f"{phone_hash}\n{inbound.external_id}".encode("utf-8", "surrogatepass")).hexdigest()[:48]
+    return hashlib.sha256(f"{phone_hash}\n{external_id}".encode("utf-8", "surrogatepass")).hexdigest()[:48]
 
 
 def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> Answer:
@@ -217,7 +217,7 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
     conversation and the answer and enqueues the step's jobs."""
     now = now or time.time()
     phone_hash = s.vault.lookup_hash(inbound.sender)
-    key = step_key(inbound, phone_hash)
+    key = step_key(inbound.external_id, phone_hash)
     opening = conversations.open_step(s.redis, inbound.provider, key, inbound.channel, phone_hash,
                                       s.settings.rate_limit_per_minute, now,
                                       inbound.session_id if inbound.channel == "ussd" else None)

@@ -8,7 +8,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, Lar
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 STATUSES = ("new", "acknowledged", "in_progress", "referred", "closed")
-"""Report statuses (INTERFACE.md section 4)."""
+"""Report statuses (docs/contract.md section 4)."""
 
 
 def utcnow() -> datetime:
@@ -185,6 +185,20 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ConsoleSession(Base):
+    """One sign-in to the console. The cookie only names it: a session the server ended (signed out,
+    signed out everywhere, password changed, account disabled, idle or too old) is over, whoever
+    still holds a copy of the cookie."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a random token, kept in the signed cookie
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", name="fk_console_sessions_user_id_users"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class AuditEntry(Base):
     """One append-only audit record; each is chained to the one before by hash."""
 
@@ -197,5 +211,7 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(80))
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The actor's agency when the entry was written (None: line staff, the line, or written before 0005).
+    agency_id: Mapped[str | None] = mapped_column(String(64), index=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # unique: the chain can never fork
     hash: Mapped[str] = mapped_column(String(64), unique=True)

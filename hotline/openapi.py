@@ -108,7 +108,8 @@ _TIMELINE_ENTRY = {
         "data": {"type": "object", "additionalProperties": True,
                  "description": "What happened: e.g. `from`/`to`/`note` for `status_changed`, `note` for `note`, "
                                 "`text` for `message_sent`; empty for `detail_added` (the reporter's words are in "
-                                "`answers.details`)."},
+                                "`answers.details`). Notes are this agency's own: another agency's or the line "
+                                "staff's `note` entries are left out, and so is the `note` of their status changes."},
     },
 }
 

@@ -1,7 +1,7 @@
 """The outbox: rows are written in the request's transaction, jobs are enqueued after commit.
 
 If Redis or the worker is down, the rows wait ('pending' reports, 'pending' messages) and
-the periodic sweep enqueues them again (PRODUCT.md safety rule 6).
+the periodic sweep enqueues them again (docs/safety.md rule 6).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What partners see of a report: the same document for webhooks and the partner API.
 
 It never holds the reporter's number: not as a field, and not inside their own words
-(a reporter may type it), where it is replaced (PRODUCT.md safety rule 1).
+(a reporter may type it), where it is replaced (docs/safety.md rule 1).
 """
 from __future__ import annotations
 

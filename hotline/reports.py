@@ -38,7 +38,7 @@ def create(conn: Connection, vault: Vault, draft: Draft, sender: str | None, pro
 
 def answer_values(draft: Draft, sender: str | None, country: str) -> dict:
     """The columns a reporter's answers fill: place, answers and consent, with every written form of
-    the reporter's own number masked (PRODUCT.md safety rule 8; the vault keeps the number itself)."""
+    the reporter's own number masked (docs/safety.md rule 8; the vault keeps the number itself)."""
     answers = phones.mask(dict(draft.answers), sender, country)
     return dict(area_code=draft.area_code, answers=answers, consent=draft.consent)
 
@@ -115,14 +115,16 @@ def acknowledge(session: Session, report: Report, contact_id: str) -> ReportEven
     return set_status(session, report, "acknowledged", actor=f"contact:{contact_id}")
 
 
-def set_status(session: Session, report: Report, status: str, actor: str, note: str | None = None) -> ReportEvent:
-    """Move a report to a status, with its timeline entry (partners are told from its id)."""
+def set_status(session: Session, report: Report, status: str, actor: str, note: str | None = None,
+               agency: str | None = None) -> ReportEvent:
+    """Move a report to a status, with its timeline entry (partners are told from its id); a note
+    keeps the writer's agency (None: line staff), since only that agency and line staff read it."""
     previous, report.status, report.updated_at = report.status, status, utcnow()
     if status == "acknowledged" and report.acknowledged_at is None:
         report.acknowledged_at = report.updated_at
     report.closed_at = report.updated_at if status == "closed" else None
     event = add_event(session, report, "status_changed", actor=actor,
-                      data={"from": previous, "to": status, **({"note": note} if note else {})})
+                      data={"from": previous, "to": status, **({"note": note, "agency": agency} if note else {})})
     session.flush()
     return event
 

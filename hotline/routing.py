@@ -1,6 +1,6 @@
 """Routing as a pure function of (report, directory): who is alerted now, who on each escalation.
 
-The rules are INTERFACE.md section 6, "Routing, exactly".
+The rules are docs/contract.md section 6, "Routing, exactly".
 
 A national directory has tens of thousands of contacts, but a report only concerns the few
 that cover an area on its path (province, district, commune, village). `plan()` therefore

@@ -1,4 +1,4 @@
-"""Settings read from the environment (and `.env`), exactly as INTERFACE.md section 2."""
+"""Settings read from the environment (and `.env`), exactly as docs/contract.md section 2."""
 from __future__ import annotations
 
 import os
@@ -45,7 +45,7 @@ class Settings:
     at_from: str | None = None
     at_api_url: str | None = None
     at_webhook_token: str | None = None
-    # Extensions beyond INTERFACE.md section 2 (documented in the README).
+    # Extensions beyond docs/contract.md section 2 (documented in the README).
     rate_limit_per_minute: int = 20
     sms_idle_minutes: int = 30
     smtp_host: str | None = None
@@ -61,6 +61,7 @@ class Settings:
     provider_timeout: int = 10
     retention_days: int = 180
     open_retention_days: int = 365
+    proxy_hops: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -101,6 +102,7 @@ class Settings:
         s.provider_timeout = _int(get("HOTLINE_PROVIDER_TIMEOUT"), 10, "HOTLINE_PROVIDER_TIMEOUT")
         s.retention_days = _int(get("HOTLINE_RETENTION_DAYS"), 180, "HOTLINE_RETENTION_DAYS")
         s.open_retention_days = _int(get("HOTLINE_OPEN_RETENTION_DAYS"), 365, "HOTLINE_OPEN_RETENTION_DAYS")
+        s.proxy_hops = _proxy_hops(get("HOTLINE_PROXY_HOPS"))
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
@@ -135,6 +137,21 @@ def _int(raw: str | None, default: int, name: str) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive")
     return value
+
+
+MAX_PROXY_HOPS = 5
+"""More trusted proxies than this in front of the line is surely a mistake."""
+
+
+def _proxy_hops(raw: str | None) -> int:
+    """HOTLINE_PROXY_HOPS: how many proxies in front of the web processes to trust for the client's
+    address (X-Forwarded-For) and scheme (X-Forwarded-Proto); 0 trusts none."""
+    if raw is None:
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_PROXY_HOPS:
+        raise SettingsError(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to {MAX_PROXY_HOPS} "
+                            f"(the proxies in front of the line), not {raw!r}")
+    return int(raw)
 
 
 def _intervals(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:

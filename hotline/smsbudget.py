@@ -1,6 +1,6 @@
 """How much of a channel a text costs: GSM-7 or UCS-2 units, SMS parts, USSD pages.
 
-See ../shared/spec/CHANNELS.md ("SMS encoding budgets").
+See docs/channels.md ("SMS encoding budgets").
 """
 from __future__ import annotations
 

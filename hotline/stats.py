@@ -38,6 +38,9 @@ EXPORT_ANSWERS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 FILTERS = ("type", "status", "since", "until")
 """What `csv_export` can filter on."""
 
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+"""The dates a filter may name: outside them a date is a typing slip (and 9999-12-31 has no next day)."""
+
 _AREA_LEVELS = (("province", 2), ("district", 4), ("commune", 6), ("village", 8))
 _KEY = re.compile(r"[a-z0-9_]{1,40}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -215,7 +218,7 @@ def _filter_conditions(filters: Mapping) -> list:
             continue
         values = [values] if isinstance(values, str) else [str(v) for v in values]
         conditions.append(column.in_(values))
-    since, until = _day(filters.get("since"), "since"), _day(filters.get("until"), "until")
+    since, until = parse_day(filters.get("since"), "since"), parse_day(filters.get("until"), "until")
     if since is not None:
         conditions.append(Report.created_at >= datetime.combine(since, time(0), timezone.utc))
     if until is not None:
@@ -223,18 +226,23 @@ def _filter_conditions(filters: Mapping) -> list:
     return conditions
 
 
-def _day(value: object, name: str) -> date | None:
-    """A filter's date: a date, a datetime (its UTC date), 'YYYY-MM-DD', or None when empty."""
+def parse_day(value: object, name: str) -> date | None:
+    """A filter's date: a date, a datetime (its UTC date), 'YYYY-MM-DD', or None when empty.
+    Raises ValueError naming the filter for anything else, and for a day outside FIRST_DAY..LAST_DAY."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return _utc(value).date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
+        day = _utc(value).date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{name} must be a date (YYYY-MM-DD), not {value!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{name} must be a date from {FIRST_DAY} to {LAST_DAY}, not {value!r}")
+    return day
 
 
 def _answer_columns(flows: Mapping | None) -> list[tuple[str, tuple[str, ...] | None]]:

@@ -50,6 +50,10 @@ GOOD = [
     ("at sms kh", "africastalking", "/webhooks/africastalking/sms", AT_SMS, "valid", 200, ""),
     ("at sms NUL in text", "africastalking", "/webhooks/africastalking/sms", replace(AT_SMS, text="a\x00b c d"), "valid", 200, ""),
     ("at ussd first screen", "africastalking", "/webhooks/africastalking/ussd", AT_USSD, "valid", 200, "CON "),
+    # A step that stores a report under the longest session id the adapter takes (its id once overflowed
+    # the 128 characters PostgreSQL keeps, and the report was refused).
+    ("at ussd storing step, 128-character session", "africastalking", "/webhooks/africastalking/ussd",
+     replace(AT_USSD, sessionId="S" * 128, text="3"), "valid", 200, "CON "),
     ("at ussd event incomplete", "africastalking", "/webhooks/africastalking/ussd/events", AT_EVENT, "valid", 200, ""),
     ("at ussd event success", "africastalking", "/webhooks/africastalking/ussd/events", replace(AT_EVENT, status="Success"), "valid", 200, ""),
     ("at delivery unknown id", "africastalking", "/webhooks/africastalking/delivery", "id=nobody&status=Failed&failureReason=UserInBlackList", "valid", 200, ""),
@@ -101,7 +105,7 @@ def test_hostile_rows_are_a_third():
 
 
 def test_twilio_sdk_vector():
-    """The SDK's own test vector (CHANNELS.md) holds for the validator we use."""
+    """The SDK's own test vector (docs/channels.md) holds for the validator we use."""
     params = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
               "From": "+14158675309", "To": "+18005551212"}
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"

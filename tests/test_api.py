@@ -1,4 +1,4 @@
-"""The partner API (INTERFACE.md section 5), end to end: reports made over the real USSD and
+"""The partner API (docs/contract.md section 5), end to end: reports made over the real USSD and
 SMS webhooks, routed by a real rq worker, read and followed up with agency tokens.
 
 Tables: who may see what (every route), filters and pages, status changes, notes, messages
@@ -424,6 +424,31 @@ def test_status_changes_and_notes(client, services, tokens, steps):
         assert call(client, "GET", f"/api/v1/reports/{number}").get_json()["status"] == after
 
 
+def test_notes_are_read_only_by_the_writers_agency_and_line_staff(client, services, tokens):
+    from hotline import casework
+
+    number = direct_report(services, "missing")  # routed to the NGO and to the tracing service
+    events = f"/api/v1/reports/{number}/events"
+    assert call(client, "POST", events, token=NGO, body={"note": "ngo: met the family"}).status_code == 201
+    assert call(client, "POST", events, token=TRACING, body={"status": "in_progress", "note": "tracing: opened a case"}
+                ).status_code == 201
+    assert call(client, "POST", events, token=TRACING, body={"note": "tracing: called the embassy"}).status_code == 201
+    with services.Session.begin() as session:  # line staff's note, written in the console
+        casework.add_note(session, session.scalars(select(Report).where(Report.number == number)).one(),
+                          "line: duty officer told", "user:staff")
+
+    def timeline(token):
+        return call(client, "GET", f"/api/v1/reports/{number}", token=token).get_json()["timeline"]
+
+    for token, own in ((NGO, ["ngo: met the family"]), (TRACING, ["tracing: opened a case", "tracing: called the embassy"])):
+        entries = timeline(token)
+        assert [e["data"]["note"] for e in entries if "note" in e["data"]] == own
+        assert [e["data"]["to"] for e in entries if e["kind"] == "status_changed"] == ["in_progress"]
+        assert all("agency" not in e["data"] for e in entries)
+        text = json.dumps(entries)
+        assert "line: duty officer" not in text
+
+
 def test_status_change_is_audited_and_pushed(client, services, tokens):
     number = direct_report(services)
     assert call(client, "POST", f"/api/v1/reports/{number}/events", body={"status": "in_progress"}).status_code == 201
@@ -563,6 +588,11 @@ HOSTILE = [
     ("page 4301 digits", "GET", "/api/v1/reports?page=" + "9" * 4301, {}, 400, "page"),
     ("page over max", "GET", "/api/v1/reports?page=1000000001", {}, 400, "page"),
     ("page plus", "GET", "/api/v1/reports?page=%2B1", {}, 400, "page"),
+    ("page superscript digit", "GET", "/api/v1/reports?page=%C2%B2", {}, 400, "page"),
+    ("page arabic-indic digit", "GET", "/api/v1/reports?page=%D9%A2", {}, 400, "page"),
+    ("per_page superscript digit", "GET", "/api/v1/reports?per_page=%C2%B9", {}, 400, "per_page"),
+    ("since superscript digit", "GET", "/api/v1/reports?since=%C2%B2026-01-01", {}, 400, "since"),
+    ("since year 10000", "GET", "/api/v1/reports?since=10000-01-01", {}, 400, "since"),
     ("per_page zero", "GET", "/api/v1/reports?per_page=0", {}, 400, "per_page"),
     ("per_page over", "GET", "/api/v1/reports?per_page=101", {}, 400, "per_page"),
     ("per_page huge", "GET", "/api/v1/reports?per_page=10000000000000", {}, 400, "per_page"),

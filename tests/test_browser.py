@@ -297,3 +297,43 @@ def test_simulator_page_keeps_to_the_csp(browser, live_server):
     browser.get(f"{live_server}/simulator/")
     wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "Dial"))
     assert console_problems(browser) == []
+
+
+def test_emergency_reveal_and_sign_out_everywhere(browser, live_server, services, reports, tmp_path):
+    import requests
+
+    one_time = create_user(services, "duty-admin", "admin")            # line staff
+    sign_in(browser, live_server, "duty-admin", one_time)
+    number = reports["urgent"]                                         # its reporter was never asked about contact
+    browser.get(f"{live_server}/console/reports/{number}")
+
+    def reveal(reason: str, emergency: bool) -> None:
+        browser.find_element(By.CSS_SELECTOR, "details.vault summary").click()
+        vault = form(browser, "/reveal")
+        assert "did not agree to be contacted" in vault.text
+        vault.find_element(By.NAME, "reason").send_keys(reason)
+        if emergency:
+            vault.find_element(By.NAME, "emergency").click()
+        submit(browser, vault.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+
+    reveal("she called from a locked room", emergency=False)           # the box left unticked: refused
+    assert "only in an emergency" in browser.find_element(By.CSS_SELECTOR, ".flash.error").text
+    assert "+85512345679" not in browser.page_source
+    reveal("she called from a locked room", emergency=True)
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "+85512345679" in main and "Emergency override" in main
+    browser.get(f"{live_server}/console/reports/{number}")
+    assert any("number revealed" in line and "emergency override" in line for line in timeline(browser))
+    screenshot(browser, tmp_path, "emergency-reveal")
+
+    # A copy of this browser's session cookie works, until the browser signs out everywhere.
+    copy = requests.Session()
+    copy.headers["User-Agent"] = browser.execute_script("return navigator.userAgent")
+    copy.cookies.set("session", browser.get_cookie("session")["value"])
+    assert copy.get(f"{live_server}/console/", allow_redirects=False, timeout=10).status_code == 200
+    submit(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Sign out everywhere']"))
+    assert "/console/login" in browser.current_url
+    assert "signed out everywhere" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    answer = copy.get(f"{live_server}/console/", allow_redirects=False, timeout=10)
+    assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
+    assert console_problems(browser) == []

@@ -78,6 +78,10 @@ def test_a_screen_that_does_not_fit_is_an_error(tmp_path, monkeypatch):
       "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="}, "SMS_PROVIDER"),
     ({"HOTLINE_ENV": "staging"}, "HOTLINE_ENV"),
     ({"SMS_PROVIDER": "pigeon"}, "SMS_PROVIDER"),
+    ({"HOTLINE_PROXY_HOPS": "-1"}, "HOTLINE_PROXY_HOPS"),
+    ({"HOTLINE_PROXY_HOPS": "one"}, "HOTLINE_PROXY_HOPS"),
+    ({"HOTLINE_PROXY_HOPS": "\u00b2"}, "HOTLINE_PROXY_HOPS"),
+    ({"HOTLINE_PROXY_HOPS": "6"}, "HOTLINE_PROXY_HOPS"),
 ])
 def test_production_refuses_without_real_secrets(env, fragment):
     with pytest.raises(SettingsError, match=fragment):
@@ -88,3 +92,31 @@ def test_production_with_real_secrets_starts():
     s = Settings.from_env(environ={"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40, "SMS_PROVIDER": "twilio",
                                    "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="})
     assert s.production and s.twilio_auth_token is None  # no development token in production
+
+
+@pytest.mark.parametrize("raw,hops", [(None, 0), ("0", 0), ("1", 1), (" 2 ", 2), ("5", 5)])
+def test_proxy_hops(raw, hops):
+    assert Settings.from_env(environ={} if raw is None else {"HOTLINE_PROXY_HOPS": raw}).proxy_hops == hops
+
+
+def test_the_readme_publishes_the_answers_each_report_takes_as_they_are():
+    """The table of answers per language and channel in the README is what the engine counts."""
+    from hotline import answercount
+    from hotline.services import load_config
+
+    readme = (ROOT / "README.md").read_text()
+    published = readme.split("<!-- answers:begin -->\n", 1)[1].split("\n<!-- answers:end -->", 1)[0]
+    assert published == answercount.markdown(load_config(Settings.from_env(environ={}))[1])
+
+
+def test_options_1_to_6_must_fit_the_first_page(tmp_path, monkeypatch):
+    """Longer Khmer words push 'someone in danger now' to a second page: the check refuses them."""
+    from hotline import services
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    km = config / "messages" / "km.yaml"
+    km.write_text(km.read_text().replace("menu_urgent: គ្រោះថ្នាក់", "menu_urgent: មានគ្រោះថ្នាក់ឥឡូវនេះ"))
+    monkeypatch.setattr(services, "CONFIG_DIR", config)
+    result = check.run(Settings.from_env(environ={"HOTLINE_DIRECTORY": str(config / "directory.yaml")}))
+    assert any("first page lacks option" in p.message and "km.yaml" in p.file and p.line for p in result.errors)

@@ -134,7 +134,7 @@ def test_long_lists_page_with_98(engine):
 
 @pytest.mark.parametrize("lang", ["en", "km"])
 def test_danger_shows_the_emergency_numbers_at_once_and_stores_the_report_then(engine, lang):
-    """PRODUCT.md: the very next screen after 3 shows 117 and 1288 (and asks where, optionally);
+    """docs/safety.md: the very next screen after 3 shows 117 and 1288 (and asks where, optionally);
     the report exists from that moment; then: may someone call back?"""
     phone = Phone(engine, lang=lang)
     phone.dial()

@@ -1,5 +1,5 @@
-"""A seeded fuzzing run over every webhook and every partner API route, plus /healthz and the
-console's sign-in: thousands of requests through the Flask test client (in process, real Redis,
+"""A seeded fuzzing run over every webhook and every partner API route, plus /healthz, the
+console's sign-in and the query values of its lists: thousands of requests through the Flask test client (in process, real Redis,
 real database), and not one may be answered 5xx.
 
 The requests start from the providers' real payload shapes (tests/data/provider-payloads.json,
@@ -43,19 +43,8 @@ from hotline.console.auth import create_user
 from hotline.models import STATUSES
 from hotline.outbox import new_sms
 from hotline.settings import ROOT
-from tests.kit import (
-    AT_EVENT,
-    AT_SMS,
-    AT_TOKEN,
-    AT_USSD,
-    BASE,
-    NGO,
-    PAYLOADS,
-    TRACING,
-    TW_SMS,
-    TWILIO_TOKEN,
-    direct_report,
-)
+from tests.kit import (AT_EVENT, AT_SMS, AT_TOKEN, AT_USSD, BASE, NGO, PAYLOADS, TRACING, TW_SMS, TWILIO_TOKEN,
+                       direct_report, sign_in)
 
 REPORT_TYPES = tuple(reporttypes.load(ROOT / "config"))
 """The shipped report types (config/flows.yaml)."""
@@ -69,9 +58,9 @@ WEBHOOKS = ("/webhooks/twilio/sms", "/webhooks/twilio/status", "/webhooks/africa
 
 # family: share of the requests (they add up to 100)
 MIX = {
-    "twilio/sms": 16, "twilio/status": 7, "at/sms": 12, "at/delivery": 7, "at/ussd": 20, "at/ussd/events": 6,
-    "api/list": 8, "api/detail": 6, "api/events": 6, "api/messages": 5, "api/openapi": 2,
-    "healthz": 2, "console/login": 3,
+    "twilio/sms": 16, "twilio/status": 7, "at/sms": 11, "at/delivery": 7, "at/ussd": 20, "at/ussd/events": 6,
+    "api/list": 7, "api/detail": 6, "api/events": 6, "api/messages": 5, "api/openapi": 2,
+    "healthz": 2, "console/login": 3, "console/query": 2,
 }
 assert sum(MIX.values()) == 100
 
@@ -467,7 +456,7 @@ class Fuzzer:
                        "2026-01-31T06:00:05.123456789Z", "2026-01-31t06:00z"),
                       ("2026-02-30", "yesterday", "", "2026-01-31T24:00", "1767225600", "2026-01-01\n", "٢٠٢٦-01-01")),
             "page": (("1", "2", "3", "001", "1000000000"),
-                     ("0", "-1", "1.5", "two", "1000000001", "9" * 30, "9" * 4301, "+1", "១")),
+                     ("0", "-1", "1.5", "two", "1000000001", "9" * 30, "9" * 4301, "+1", "១", "²", "٢")),
             "per_page": (("1", "2", "25", "100"), ("0", "101", "10000000000000", "")),
             "after": (self.routed, (self.number(), "abc", "0000000", "")),
         }
@@ -560,6 +549,26 @@ class Fuzzer:
             req.body = self.encode(fields)
         return req
 
+    def console_query(self) -> Req:
+        """A signed-in admin's list, audit or export page with good and hostile query values."""
+        rng = self.rng
+        days = (("2000-01-01", "2026-01-31", "2999-12-31", ""),
+                ("9999-12-31", "0001-01-01", "2026-02-30", "yesterday", "²026-01-01", "2026-01-01\x00", "១៩៩៩-01-01"))
+        choices = {
+            "page": (("1", "2", "40"), ("0", "-1", "1.5", "²", "១", "9" * 30, "9" * 4301, "NaN", " ")),
+            "since": days, "until": days,
+            "type": (REPORT_TYPES, ("", "all", "\x00", "💥")), "status": (STATUSES, ("", "NEW", "\x00")),
+            "area": (("14", "1401", "14010101"), ("²", "\x00", "9" * 40)),
+            "number": (self.numbers, ("²", "\x00", "9" * 400, "' OR 1=1")),
+        }
+        params = []
+        for name in rng.sample(list(choices), rng.choice((1, 2, 3, 7))):
+            good, bad = choices[name]
+            params.append((name, rng.choice(bad if rng.random() < 0.4 else good)))
+        path = rng.choice(("/console/", "/console/", "/console/audit", "/console/export.csv"))
+        return Req("console/query", "GET" if rng.random() < 0.95 else rng.choice(METHODS), path,
+                   urllib.parse.urlencode(params))
+
     def next(self, family: str) -> Req:
         if family in ("twilio/sms", "at/sms", "at/ussd", "twilio/status", "at/delivery"):
             again = self.resend(family)
@@ -570,7 +579,7 @@ class Fuzzer:
             "at/delivery": self.at_delivery, "at/ussd": self.at_ussd, "at/ussd/events": self.at_ussd_event,
             "api/list": self.api_list, "api/detail": self.api_detail, "api/events": self.api_events,
             "api/messages": self.api_messages, "api/openapi": self.api_openapi, "healthz": self.healthz,
-            "console/login": self.console_login,
+            "console/login": self.console_login, "console/query": self.console_query,
         }[family]()
 
 
@@ -667,6 +676,8 @@ def test_fuzz_every_webhook_and_api_route_never_answers_5xx(app, client, service
     numbers, sent = _seed(services)
     accounts = {f"fuzz-{role}": create_user(services, f"fuzz-{role}", role, None) for role in ("caseworker", "admin")}
     console, csrf = _console(app)
+    lists = app.test_client()  # signed in as line staff's admin for the console's lists
+    sign_in(lists, services, "fuzz-staff", "admin")
 
     rng = random.Random(SEED)
     fuzzer = Fuzzer(rng, numbers, sent, accounts, csrf)
@@ -684,7 +695,7 @@ def test_fuzz_every_webhook_and_api_route_never_answers_5xx(app, client, service
     for i in range(TOTAL):
         family = rng.choices(families, weights)[0]
         req = fuzzer.next(family)
-        response = send(console if family == "console/login" else client, req)
+        response = send({"console/login": console, "console/query": lists}.get(family, client), req)
         req.status = response.status_code
         histogram[response.status_code] += 1
         by_family[family][response.status_code] += 1

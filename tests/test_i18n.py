@@ -98,6 +98,7 @@ def test_khmer_user_sees_khmer(client, services, reports):  # noqa: F811
     assert "<h1>របាយការណ៍" in page and "ស្ថានភាព" in page and "ចាកចេញ" in page
     assert ">ថ្មី</span>" in page and ">ការងារគួរឲ្យបារម្ភ</td>" in page  # status and type shown in Khmer
     assert '<option value="new"' in page and '<option value="recruiter"' in page  # the values stay data
+    assert "ចាកចេញពីគ្រប់កន្លែង" in page  # sign out everywhere
     assert "Sign out" not in page and "No reports match" not in page
     report = client.get(f"/console/reports/{reports['recruiter']}").get_data(as_text=True)
     assert "ប្រវត្តិករណី" in report and "បានបង្កើត" in report  # the timeline and its "created" entry

@@ -1,6 +1,6 @@
 """What a reporter's phone sees, tried as a villager would, through the real webhooks, database,
 Redis and worker: the danger path, the first screen, honest promises, navigation, the rate
-limit, one phone per session, and traces left on the phone (PRODUCT.md safety rules 5, 7, 8)."""
+limit, one phone per session, and traces left on the phone (docs/safety.md rules 5, 7, 8)."""
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,6 @@
 """A reporter's own number, however they wrote it, never reaches anyone: one finder for the
 conflict-of-interest rule and for masking, masked in storage, in partner payloads and on
-screens; and numbers are not kept for ever (PRODUCT.md safety rules 1, 2, 4 and 8)."""
+screens; and numbers are not kept for ever (docs/safety.md rules 1, 2, 4 and 8)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""The terminal phone simulator: its pure parts, and its loop against a fake line (no server)."""
+"""The terminal phone simulator: its pure parts, and its loop against a fake line (no server); and the web
+simulator's outbox query."""
 from __future__ import annotations
 
 import io
@@ -226,3 +227,10 @@ def test_phone_waits_for_at_sms_reply_then_gives_up():
     phone.catch_up()
     phone.show_inbox(wait=True)
     assert "no SMS yet" in phone.out.getvalue()
+
+
+@pytest.mark.parametrize("after,status", [("0", 200), ("12", 200), ("\u00b2", 400), ("\u17e2", 400), ("9" * 40, 400),
+                                          ("-1", 400)])
+def test_outbox_after_must_be_a_message_id(client, after, status):
+    response = client.get("/simulator/api/outbox", query_string={"after": after})
+    assert response.status_code == status and (status == 200 or "after" in response.get_json()["error"])

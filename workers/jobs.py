@@ -139,7 +139,7 @@ def _claimed_alert(s, alert_id: int):
 
 
 def deliver_webhook(alert_id: int) -> str:
-    """POST one signed event to an agency's webhook (INTERFACE.md section 5), once."""
+    """POST one signed event to an agency's webhook (docs/contract.md section 5), once."""
     s = services()
     if not _claim(Alert, alert_id):
         return _state(Alert, alert_id)
@@ -395,7 +395,7 @@ def _recover_batch(s, batch, steps) -> int:
 def erase_expired_numbers() -> int:
     """Erase reporters' numbers (and their lookup hashes) from reports closed longer than the retention
     period, and from reports never closed but older than the open-report limit: no number is kept
-    for ever because nobody closed its report (PRODUCT.md safety rule 2)."""
+    for ever because nobody closed its report (docs/safety.md rule 2)."""
     s = services()
     now = utcnow()
     closed_before = now - timedelta(days=s.settings.retention_days)

@@ -1,7 +1,7 @@
 """Africa's Talking: SMS in and out, delivery reports, USSD and its end-of-session events.
 
 Africa's Talking does not sign callbacks; they must carry ?token=AT_WEBHOOK_TOKEN.
-Wire facts: ../shared/spec/CHANNELS.md; https://developers.africastalking.com/docs/ussd/overview
+Wire facts: docs/channels.md; https://developers.africastalking.com/docs/ussd/overview
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Twilio SMS: signed webhooks, inline TwiML replies, status callbacks, and sending.
 
-Wire facts: ../shared/spec/CHANNELS.md ("Twilio SMS");
+Wire facts: docs/channels.md ("Twilio SMS");
 https://www.twilio.com/docs/usage/webhooks/webhooks-security
 """
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The caseworkers' console at /console: server-rendered, small, usable on a phone browser.
 
-Flask-Login sessions, CSRF on every form (Flask-WTF), per-user language (Flask-Babel),
-and security headers with a Content-Security-Policy that allows nothing from outside.
+Flask-Login sessions held open on the server (`sessions`), CSRF on every form (Flask-WTF),
+per-user language (Flask-Babel), and security headers with a Content-Security-Policy that
+allows nothing from outside.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flask_babel import Babel
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from hotline.console import auth, views
+from hotline.console import auth, sessions, views
 
 LANGUAGES = ("en", "km")
 """Console languages."""
@@ -42,16 +43,19 @@ class ConsoleSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def cookie_config(settings) -> dict:
+    """Flask's settings for the console's session cookie. Flask defines these keys itself, so they are
+    set outright (create_app applies them before a test's own config, which may still override them)."""
+    return {"SESSION_COOKIE_HTTPONLY": True, "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": settings.production,
+            "PERMANENT_SESSION_LIFETIME": timedelta(seconds=sessions.ABSOLUTE_SECONDS)}
+
+
 def init_app(app: Flask) -> None:
     """Register the console, its login, CSRF, languages and security headers."""
     settings = app.config["HOTLINE"]
     app.session_interface = ConsoleSessions()
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", settings.production)
-    app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(days=0))
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", sessions.ABSOLUTE_SECONDS)
     # Only the console's forms carry CSRF tokens: webhooks are signed, the partner API uses bearer tokens.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(app.root_path + "/translations"))
@@ -77,7 +81,8 @@ def init_app(app: Flask) -> None:
         return response
 
     def _permanent_session():  # noqa: ANN202
-        session.permanent = True  # the console's sessions end after PERMANENT_SESSION_LIFETIME
+        # The cookie expires with PERMANENT_SESSION_LIFETIME; the server ends the session whatever it says.
+        session.permanent = True
 
     # The console's own hooks run on its blueprints only (webhooks never pay for them), ahead of
     # the blueprints' CSRF checks, in the order they had as app-wide hooks.

@@ -1,15 +1,15 @@
-"""Accounts: sign-in with throttling, sessions that expire, roles, and the users command."""
+"""Accounts: sign-in (throttled, in constant time per password), server-held sessions, roles,
+and the account functions the users command and the tests call."""
 from __future__ import annotations
 
 import secrets
-import time
-from functools import wraps
+from functools import cache, wraps
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
@@ -17,14 +17,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from hotline import audit
 from hotline.channels.base import clean_text
-from hotline.models import User, utcnow
+from hotline.console import sessions, throttle
+from hotline.models import ConsoleSession, User, utcnow
 from hotline.scoping import ROLES
-
-IDLE_SECONDS = 30 * 60
-"""A session unused this long is signed out."""
-
-ACCOUNT_FAILURES, ADDRESS_FAILURES, FAILURE_WINDOW = 5, 20, 15 * 60
-"""Failed sign-ins allowed per account and per address in the window (seconds)."""
 
 MIN_PASSWORD = 12
 
@@ -66,12 +61,16 @@ def services():
 
 @login_manager.user_loader
 def _load(user_id: str) -> Account | None:
-    """The account for a session, if it is still active."""
-    if not user_id.isdigit():
+    """The account for a session, if the account is active and the server still holds the session open."""
+    sid = session.get(sessions.KEY)
+    if not (user_id.isascii() and user_id.isdigit()) or not isinstance(sid, str):
         return None
-    with services().Session() as db:
-        user = db.get(User, int(user_id))
-        return Account(user) if user is not None and user.active else None
+    with services().Session.begin() as db:
+        found = db.execute(select(User, ConsoleSession).join(ConsoleSession, ConsoleSession.user_id == User.id)
+                           .where(User.id == int(user_id), ConsoleSession.id == sid)).first()
+        if found is None or not found[0].active or not sessions.still_open(found[1], utcnow()):
+            return None
+        return Account(found[0])
 
 
 def role_required(*roles: str):
@@ -106,71 +105,92 @@ class PasswordForm(FlaskForm):
     repeat = PasswordField("repeat", validators=[DataRequired(), EqualTo("new")], filters=[no_controls])
 
 
-def _throttled(username: str, address: str) -> bool:
-    """True when this account or this address failed too often recently."""
-    r = services().redis
-    try:
-        counts = r.mget(f"hotline:login:user:{username.lower()}", f"hotline:login:addr:{address}")
-    except RedisError:
+@cache
+def _dummy_hash() -> str:
+    """A password hash of the same method and cost as real ones, of a password nobody knows."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _password_ok(user: User | None, password: str) -> bool:
+    """The password checks out for an active user. An unknown or disabled user costs the same hash
+    check, so the time an answer takes does not tell which usernames exist."""
+    if user is None or not user.active:
+        check_password_hash(_dummy_hash(), password)
         return False
-    return int(counts[0] or 0) >= ACCOUNT_FAILURES or int(counts[1] or 0) >= ADDRESS_FAILURES
-
-
-def _count_failure(username: str, address: str) -> None:
-    """Count a failed sign-in against the account and the address."""
-    try:
-        pipe = services().redis.pipeline()
-        for key in (f"hotline:login:user:{username.lower()}", f"hotline:login:addr:{address}"):
-            pipe.incr(key)
-            pipe.expire(key, FAILURE_WINDOW)
-        pipe.execute()
-    except RedisError:
-        pass
+    return check_password_hash(user.password_hash, password)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in."""
+    """Sign in; a browser that signs in becomes a known device of the account."""
     form = LoginForm()
-    address = request.remote_addr or "?"
-    if form.validate_on_submit():
-        username = form.username.data.strip()
-        if _throttled(username, address):
-            return render_template("console/login.html", form=form,
-                                   error=_("Too many failed attempts. Wait 15 minutes and try again.")), 429
-        s = services()
-        with s.Session.begin() as db:
-            user = db.scalar(select(User).where(User.username == username))
-            ok = user is not None and user.active and check_password_hash(user.password_hash, form.password.data)
-            if ok:
-                user.last_login_at = utcnow()
-                audit.record(db, f"user:{user.username}", "auth.login")
-                account = Account(user)
-        if not ok:
-            _count_failure(username, address)
-            return render_template("console/login.html", form=form, error=_("Wrong username or password.")), 401
-        session.clear()
-        login_user(account)
-        session["seen"] = time.time()
-        target = "auth.password" if account.must_change_password else "console.reports"
-        return redirect(url_for(target))
-    status = 400 if request.method == "POST" else 200
-    return render_template("console/login.html", form=form, error=None), status
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("console/login.html", form=form, error=None), status
+    username, address = form.username.data.strip(), request.remote_addr or "?"
+    secret = current_app.secret_key
+    known = throttle.known_accounts(request.cookies.get(throttle.DEVICE_COOKIE), secret)
+    s = services()
+    with s.Session.begin() as db:
+        user = db.scalar(select(User).where(User.username == username))
+        limited = throttle.throttled(s.redis, username, address, user is not None and user.id in known)
+        ok = not limited and _password_ok(user, form.password.data)
+        if ok:
+            user.last_login_at = utcnow()
+            audit.record(db, f"user:{user.username}", "auth.login")
+            sessions.end(db, session.get(sessions.KEY), user.last_login_at)  # a sign-in over a session replaces it
+            sid = sessions.start(db, user.id, user.last_login_at)
+            account = Account(user)
+    if limited:
+        return render_template("console/login.html", form=form,
+                               error=_("Too many failed attempts. Wait 15 minutes and try again.")), 429
+    if not ok:
+        throttle.count_failure(s.redis, username, address)
+        return render_template("console/login.html", form=form, error=_("Wrong username or password.")), 401
+    throttle.forget_pair(s.redis, username, address)
+    session.clear()
+    login_user(account)
+    session[sessions.KEY] = sid
+    response = redirect(url_for("auth.password" if account.must_change_password else "console.reports"))
+    response.set_cookie(throttle.DEVICE_COOKIE, throttle.device_cookie(known, account.id, secret),
+                        max_age=throttle.DEVICE_SECONDS, path="/console", httponly=True, samesite="Lax",
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+def _sign_out() -> None:
+    """Forget the signed-in user in this browser."""
+    logout_user()
+    session.clear()
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out."""
-    logout_user()
-    session.clear()
+    """Sign out: this session ends on the server too, so a copy of its cookie opens nothing."""
+    with services().Session.begin() as db:
+        sessions.end(db, session.get(sessions.KEY), utcnow())
+    _sign_out()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere():
+    """Sign out on every browser and device: every session of the user ends."""
+    with services().Session.begin() as db:
+        sessions.end_all(db, current_user.id, utcnow())
+        audit.record(db, current_user.actor, "auth.logout_everywhere")
+    _sign_out()
+    flash(_("You are signed out everywhere."))
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def password():
-    """Change one's password (required after a one-time password)."""
+    """Change one's password (required after a one-time password). Every session of the user ends; this
+    browser goes on in a new one, so a copy of its cookie stops working too."""
     form = PasswordForm()
     error = None
     if form.validate_on_submit():
@@ -181,9 +201,11 @@ def password():
             else:
                 user.password_hash = generate_password_hash(form.new.data)
                 user.must_change_password = False
+                sid = sessions.rotate(db, session.get(sessions.KEY), user.id, utcnow())
                 audit.record(db, current_user.actor, "auth.password")
         if error is None:
-            flash(_("Password changed."))
+            session[sessions.KEY] = sid
+            flash(_("Password changed. You are signed out on every other browser and device."))
             return redirect(url_for("console.reports"))
     elif request.method == "POST":
         error = _("The new password needs at least %(n)d characters, typed twice the same.", n=MIN_PASSWORD)
@@ -191,17 +213,13 @@ def password():
 
 
 def check_session():
-    """Sign out idle sessions; send users with a one-time password to change it (the console's
-    blueprints run it before each of their views)."""
+    """Clear a cookie whose session is over; send users with a one-time password to change it (the
+    console's blueprints run it before each of their views)."""
     if not current_user.is_authenticated:
+        if "_user_id" in session:  # signed in once, but the server ended the session (or the account)
+            session.clear()
         return None
-    now = time.time()
-    if now - session.get("seen", 0) > IDLE_SECONDS:
-        logout_user()
-        session.clear()
-        return redirect(url_for("auth.login"))
-    session["seen"] = now
-    allowed = ("auth.password", "auth.logout", "static", "console.static")
+    allowed = ("auth.password", "auth.logout", "auth.logout_everywhere", "static", "console.static")
     if current_user.must_change_password and request.endpoint not in allowed:
         return redirect(url_for("auth.password"))
     return None
@@ -224,6 +242,18 @@ def create_user(s, username: str, role: str, agency_id: str | None = None, langu
                     agency_id=agency_id, language=language, active=True, must_change_password=True))
         audit.record(db, actor, "user.create", username, details={"role": role, "agency": agency_id})
     return one_time
+
+
+def set_active(s, username: str, active: bool, actor: str = "system") -> None:
+    """Disable an account (every session of it ends at once) or enable it again as it was."""
+    with s.Session.begin() as db:
+        user = db.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise ValueError(f"no user {username!r}")
+        user.active = active
+        if not active:
+            sessions.end_all(db, user.id, utcnow())
+        audit.record(db, actor, "user.enable" if active else "user.disable", username)
 
 
 def init_app(app: Flask) -> None:

@@ -1,18 +1,19 @@
 """Console pages: reports (list, detail, follow-up), the phone vault, the audit log, users."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from hotline import audit, casework, outbox, reportnumber, scoping
 from hotline import reports as report_store
+from hotline.console import query as args
 from hotline.console.auth import create_user, no_controls, role_required, services
 from hotline.models import STATUSES, Alert, OutboundMessage, Report, User, utcnow
 from hotline.payloads import area as area_doc
@@ -49,6 +50,8 @@ class AssignForm(FlaskForm):
 
 class RevealForm(FlaskForm):
     reason = TextAreaField("reason", validators=[DataRequired(), Length(min=10, max=500)], filters=[no_controls])
+    # Required when the reporter did not agree to be contacted (safety rule 1): an emergency override.
+    emergency = BooleanField("emergency")
 
 
 class UserForm(FlaskForm):
@@ -88,26 +91,24 @@ def _overdue(report: Report, now: datetime) -> bool:
 @login_required
 def reports():
     """Reports the user may see, filtered and paged, newest first."""
-    args = request.args
     query = select(Report).where(_scoped())
-    filters = {k: args.get(k, "").strip() for k in ("type", "status", "area", "since", "until", "number")}
+    filters = {k: request.args.get(k, "").strip() for k in ("type", "status", "area", "since", "until", "number")}
     if filters["type"] in services().directory.types:
         query = query.where(Report.type == filters["type"])
     if filters["status"] in STATUSES:
         query = query.where(Report.status == filters["status"])
-    if filters["area"].isdigit():
+    if filters["area"].isascii() and filters["area"].isdigit():
         query = query.where(Report.area_code.startswith(filters["area"]))
-    for name, op in (("since", "__ge__"), ("until", "__lt__")):
-        try:
-            day = datetime.strptime(filters[name], "%Y-%m-%d").replace(tzinfo=timezone.utc)
-        except ValueError:
-            filters[name] = ""
-            continue
-        query = query.where(getattr(Report.created_at, op)(day + timedelta(days=1) if name == "until" else day))
+    since, until = args.day("since"), args.day("until")
+    if since is not None:
+        query = query.where(Report.created_at >= datetime.combine(since, time(0), timezone.utc))
+    if until is not None:
+        query = query.where(Report.created_at < datetime.combine(until + timedelta(days=1), time(0), timezone.utc))
     if filters["number"]:
         number = reportnumber.clean(filters["number"])
-        query = query.where(Report.number.startswith(number)) if number.isdigit() else query.where(Report.id < 0)
-    page = max(1, int(args.get("page", "1"))) if args.get("page", "1").isdigit() else 1
+        digits = number.isascii() and number.isdigit()
+        query = query.where(Report.number.startswith(number)) if digits else query.where(Report.id < 0)
+    page = args.page()
     with services().Session() as db:
         total = db.scalar(select(func.count()).select_from(query.subquery()))
         rows = db.scalars(query.order_by(Report.created_at.desc(), Report.id.desc())
@@ -166,7 +167,7 @@ def report(number: str):
     """One report: answers, place, timeline, deliveries and what the user may do."""
     with services().Session() as db:
         r = _report_or_404(db, number)
-        events = list(r.events)
+        events = _timeline(r)
         deliveries = _deliveries(db, r)
         blocked = casework.contact_blocked(db, r)
         assignee = db.get(User, r.assigned_to).username if r.assigned_to else None
@@ -181,7 +182,14 @@ def report(number: str):
         area=area_doc(services(), r.area_code), blocked=blocked, assignee=assignee, overdue=_overdue(r, utcnow()),
         can_write=scoping.can_write(current_user.role),
         can_reveal=scoping.can_reveal(current_user.role, current_user.id, r) and r.reporter_phone is not None,
-        status_form=status, note_form=NoteForm(), reply_form=ReplyForm(), assign_form=assign, reveal_form=RevealForm())
+        needs_override=scoping.reveal_needs_emergency(r), status_form=status, note_form=NoteForm(), reply_form=ReplyForm(),
+        assign_form=assign, reveal_form=RevealForm())
+
+
+def _timeline(report: Report) -> list[tuple]:
+    """The report's timeline as the user may read it: (event, its data), other teams' notes left out."""
+    shown = [(e, scoping.shown_event_data(e.kind, e.data, current_user.agency_id)) for e in report.events]
+    return [(e, data) for e, data in shown if data is not None]
 
 
 def _team(db) -> list[User]:
@@ -262,7 +270,8 @@ def reply(number: str):
 @bp.post("/reports/<number>/reveal")
 @login_required
 def reveal(number: str):
-    """Break glass: show the reporter's number once, with a reason that the audit log keeps."""
+    """Break glass: show the reporter's number once, with a reason that the audit log keeps. A reporter
+    who did not agree to be contacted is revealed only as an emergency override, said so everywhere."""
     form = RevealForm()
     if not form.validate_on_submit():
         flash(_("Give a reason of at least 10 characters."), "error")
@@ -272,10 +281,19 @@ def reveal(number: str):
         r = _report_or_404(db, number)
         if not scoping.can_reveal(current_user.role, current_user.id, r) or r.reporter_phone is None:
             abort(403)
-        audit.record(db, current_user.actor, "report.reveal", r.number, reason=form.reason.data.strip())
-        report_store.add_event(db, r, "number_revealed", actor=current_user.actor)
-        phone = s.vault.decrypt(r.reporter_phone)
-    return render_template("console/revealed.html", number=number, phone=phone)
+        override = scoping.reveal_needs_emergency(r)
+        refused = override and not form.emergency.data
+        if not refused:
+            details = {"emergency": True, "consent": r.consent} if override else {}
+            audit.record(db, current_user.actor, "report.reveal", r.number, reason=form.reason.data.strip(),
+                         details=details)
+            report_store.add_event(db, r, "number_revealed", actor=current_user.actor, data=details)
+            phone = s.vault.decrypt(r.reporter_phone)
+    if refused:
+        flash(_("The reporter did not agree to be contacted. Their number is revealed only in an emergency: "
+                "tick the box to confirm that someone's life or safety is at risk."), "error")
+        return redirect(url_for("console.report", number=number)), 303
+    return render_template("console/revealed.html", number=number, phone=phone, emergency=override)
 
 
 @bp.get("/audit")
@@ -284,33 +302,43 @@ def audit_log():
     """The audit log, newest first, and whether its chain holds."""
     from hotline.models import AuditEntry
 
-    page = int(request.args.get("page", "1")) if request.args.get("page", "1").isdigit() else 1
+    page = args.page()
     with services().Session() as db:
         check = audit.verify(db)
-        entries = db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).offset((max(page, 1) - 1) * 50).limit(50)).all()
-    return render_template("console/audit.html", entries=entries, check=check, page=max(page, 1))
+        query = select(AuditEntry)
+        if current_user.agency_id is not None:  # an agency's admin reads its own agency's entries only
+            query = query.where(audit.agency_entries(db, current_user.agency_id))
+        entries = db.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * 50).limit(50)).all()
+    return render_template("console/audit.html", entries=entries, check=check, page=page)
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @role_required("admin")
 def users():
-    """Accounts: list, and create one with a one-time password."""
+    """Accounts: list, and create one with a one-time password. Line staff's admins manage every
+    account; an agency's admin sees and creates its own agency's accounts only."""
     s = services()
+    own = current_user.agency_id
     form = UserForm()
-    agencies = [c for c in s.directory.contacts if c.kind == "agency"]
-    form.agency.choices = [("", _("line staff (all reports)"))] + [(c.id, c.name) for c in agencies]
+    agencies = [(c.id, c.name) for c in s.directory.contacts if c.kind == "agency" and own in (None, c.id)]
+    form.agency.choices = agencies if own is not None else [("", _("line staff (all reports)"))] + agencies
     form.role.choices = [(r, _(r)) for r in scoping.ROLES]
-    created = None
+    created, refused = None, None
     if form.validate_on_submit():
-        try:
-            created = (form.username.data.strip(), create_user(s, form.username.data.strip(), form.role.data,
-                                                              form.agency.data or None, form.language.data,
-                                                              actor=current_user.actor))
-        except ValueError as exc:
-            flash(str(exc), "error")
+        agency = form.agency.data or None
+        if not scoping.can_manage_users(current_user.role, own, agency):
+            refused = _("You may create accounts for your own agency only: not for line staff or another agency.")
+        else:
+            try:
+                created = (form.username.data.strip(), create_user(s, form.username.data.strip(), form.role.data,
+                                                                  agency, form.language.data, actor=current_user.actor))
+            except ValueError as exc:
+                flash(str(exc), "error")
     with s.Session() as db:
-        people = db.scalars(select(User).order_by(User.username)).all()
-    return render_template("console/users.html", form=form, people=people, created=created)
+        listed = select(User).order_by(User.username)
+        people = db.scalars(listed if own is None else listed.where(User.agency_id == own)).all()
+    return render_template("console/users.html", form=form, people=people, created=created,
+                           refused=refused), 403 if refused else 200
 
 
 @bp.get("/search")
@@ -365,7 +393,9 @@ def export():
 
     from hotline import stats
 
-    filters = {k: request.args[k] for k in ("type", "status", "since", "until") if request.args.get(k)}
+    filters = {k: request.args[k] for k in ("since", "until") if request.args.get(k)}
+    filters.update({name: value for name, value in (("type", args.one_of("type", tuple(services().directory.types))),
+                                                    ("status", args.one_of("status", STATUSES))) if value})
     s = services()
     with s.Session() as db:
         try:

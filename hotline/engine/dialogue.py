@@ -18,7 +18,7 @@ MAX_TEXT = 500
 """Longest free-text answer kept; the rest is cut."""
 
 BACK, MENU, MORE, SKIP = "0", "00", "98", "99"
-"""Navigation inputs, the same on every screen (INTERFACE.md section 4)."""
+"""Navigation inputs, the same on every screen (docs/contract.md section 4)."""
 
 _KHMER_DIGITS = str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789")
 _KEYWORD_WITH_NUMBER = re.compile(r"^([^\d\s]+)\s*([\d\s\-#]*)$")
@@ -450,7 +450,7 @@ class Engine:
 
     def stored_text(self, lang: str, channel: str, key: str, number: str, reach: str) -> str:
         """The answer once a report is stored: its number, what routing will do for it (and no more:
-        PRODUCT.md rule 5), and on SMS a neutral word on deleting the conversation (rule 8)."""
+        docs/safety.md rule 5), and on SMS a neutral word on deleting the conversation (rule 8)."""
         text = self.config.text(lang, key, number=number, promise=self.config.text(lang, f"promise_{reach}"))
         return _prefix(text, self.config.text(lang, "sms_delete_hint")) if channel == "sms" else text
 

@@ -83,7 +83,9 @@ def outbox():
     if s.settings.production:
         abort(404)
     after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    if not (after.isascii() and after.isdigit() and len(after) <= 12):  # "²" is a digit int() cannot read
+        return jsonify(error="after must be a message id (a whole number)"), 400
+    after_id = int(after)
     with s.Session() as session:
         rows = session.scalars(select(OutboundMessage).where(OutboundMessage.id > after_id)
                                .order_by(OutboundMessage.id).limit(200)).all()
