@@ -307,3 +307,20 @@ def test_ok_goes_to_the_backend(engine):
     number += reportnumber.check_digit(number)
     assert "local leaders" in phone.press(f"OK {number}").text
     assert phone.backend.acks == [number]
+
+
+@pytest.mark.parametrize("channel", ["ussd", "sms"])
+@pytest.mark.parametrize("lang", ["en", "km"])
+def test_every_question_screen_says_how_to_go_back_on_one_of_its_pages(engine, channel, lang):
+    """'0 Back 00 Menu' is never dropped for lack of room: it is on the first page, or closes the list."""
+    nav = f"{engine.config.text(lang, 'nav_back')} {engine.config.text(lang, 'nav_menu')}"
+    hint = engine.config.text(lang, "area_code_hint")
+    for flow in engine.config.flows.values():
+        for qi, q in enumerate(flow.questions):
+            for area in ((None, "14", "1401", "140101") if q.kind == "area" else (None,)):
+                state = {"v": 1, "ch": channel, "lang": lang, "ts": 0, "page": 0, "at": "q", "flow": flow.type,
+                         "qi": qi, "answers": {}, "area": area}
+                pages = engine.render(state).state["pages"]
+                shown = "\n".join(engine.render(dict(state, page=p)).text for p in range(pages))
+                assert nav in shown, (flow.type, q.id, area)
+                assert q.kind != "area" or hint in shown, (flow.type, q.id, area)
