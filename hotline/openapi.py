@@ -39,7 +39,7 @@ NOT_BLANK = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3
 """Some character that is neither white space (by Python's rules or JavaScript's) nor a control character."""
 
 TIMELINE_KINDS = ("created", "routed", "escalated", "acknowledged", "status_changed", "assigned", "note",
-                  "message_sent", "detail_added")
+                  "message_sent", "detail_added", "answered")
 """Timeline entries a partner sees; any other kind is left out."""
 
 

@@ -18,11 +18,11 @@ DELIVERY = (_("pending"), _("queued"), _("sent"), _("delivered"), _("failed"))
 MEANS = (_("sms"), _("webhook"), _("email"))
 """How an alert is sent."""
 
-ALERT_KINDS = (_("new"), _("escalated"), _("updated"))
+ALERT_KINDS = (_("new"), _("escalated"), _("updated"), _("located"))
 """Why an alert was sent (hotline.models.Alert.kind)."""
 
 TIMELINE = (_("created"), _("routed"), _("escalated"), _("acknowledged"), _("status changed"), _("assigned"),
-            _("note"), _("message sent"), _("number revealed"), _("number erased"), _("detail added"))
+            _("note"), _("message sent"), _("number revealed"), _("number erased"), _("detail added"), _("answered"))
 """Timeline entry kinds, as shown (underscores made spaces)."""
 
 ROLES = (_("admin"), _("caseworker"), _("viewer"))
