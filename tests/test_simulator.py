@@ -234,3 +234,11 @@ def test_phone_waits_for_at_sms_reply_then_gives_up():
 def test_outbox_after_must_be_a_message_id(client, after, status):
     response = client.get("/simulator/api/outbox", query_string={"after": after})
     assert response.status_code == status and (status == 200 or "after" in response.get_json()["error"])
+
+
+def test_the_web_simulator_measures_each_ussd_screen_as_the_check_does(client):
+    """A Khmer screen holds 80 UCS-2 characters, not 182: the simulator says which, from the line's own count."""
+    first = client.post("/simulator/api/send", json={"mode": "ussd", "phone": "+85512999002", "text": ""}).get_json()
+    assert first["body"].startswith("CON ")
+    screen = first["screen"]
+    assert screen["limit"] == (80 if screen["encoding"] == "ucs2" else 182) and 0 < screen["units"] <= screen["limit"]

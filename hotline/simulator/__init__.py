@@ -10,6 +10,8 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from hotline import smsbudget
+
 from hotline.models import OutboundMessage
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates", static_folder="static")
@@ -50,8 +52,12 @@ def deliver(app: Flask, mode: str, phone: str, text: str, session_id: str | None
         headers["X-Twilio-Signature"] = RequestValidator(settings.twilio_auth_token or "").compute_signature(base + path, form)
     with app.test_client() as client:
         response = client.post(path + query, data=form, headers=headers, base_url=base)
-    return {"status": response.status_code, "body": response.get_data(as_text=True),
-            "session_id": form.get("sessionId"), "path": path}
+    body = response.get_data(as_text=True)
+    result = {"status": response.status_code, "body": body, "session_id": form.get("sessionId"), "path": path}
+    if mode == "ussd" and response.status_code == 200:
+        enc = smsbudget.encoding(body)  # what the screen holds, as the check counts it (CON/END included)
+        result["screen"] = {"units": smsbudget.units(body, enc), "limit": smsbudget.USSD_PAGE[enc], "encoding": enc}
+    return result
 
 
 @bp.get("/")

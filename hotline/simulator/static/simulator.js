@@ -8,7 +8,6 @@
   var SHORT_CODE = DATA.short_code;
   var BASE = location.pathname.replace(/\/+$/, "");  // ".../simulator"
   var POLL_MS = 1500;
-  var USSD_LIMIT = 182;
 
   var $ = function (id) { return document.getElementById(id); };
   var modeEl = $("mode"), phoneEl = $("phone"), contactEl = $("as-contact"), entry = $("entry");
@@ -132,7 +131,9 @@
     }
     screenBody.appendChild(el("div", "ussd-text" + (u.error ? " error" : ""), u.text));
     if (u.sessionId) {
-      screenBody.appendChild(el("div", "ussd-meta", u.text.length + "/" + USSD_LIMIT + " chars \u00b7 reply below"));
+      var size = u.screen ? u.screen.units + "/" + u.screen.limit + (u.screen.encoding === "ucs2" ? " UCS-2" : "") +
+        " characters \u00b7 " : "";
+      screenBody.appendChild(el("div", "ussd-meta", size + "reply below"));
     } else if (u.ended) {
       screenBody.appendChild(el("div", "ussd-meta", "(session over)"));
     }
@@ -200,6 +201,7 @@
       entry.value = SHORT_CODE;
     } else {
       state.ussd.text = a.text;
+      state.ussd.screen = res.screen || null;  // units, limit and encoding, as the line's check counts them
       state.ussd.ended = false;
       state.ussd.error = false;
       if (first) state.ussd.sessionId = res.session_id;
