@@ -10,7 +10,7 @@ import logging
 import time
 
 from sqlalchemy import Connection, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hotline import alerts, conversations, db, outbox, reportnumber, reports, routing
@@ -261,6 +261,8 @@ def _rate_limited(s: Services, inbound: Inbound, phone_hash: str, opening: conve
     backend = DbBackend(s, inbound, phone_hash, opening.language)
     try:
         lang = db.retry_on_disconnect(backend.language)
+    except SQLAlchemyError:  # the database is down: the line's first language still says it
+        lang = s.directory.line.languages[0]
     finally:
         backend.close()
     return s.engine.config.text(s.engine.channel_language(inbound.channel, lang), "rate_limited")

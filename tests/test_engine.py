@@ -324,3 +324,12 @@ def test_every_question_screen_says_how_to_go_back_on_one_of_its_pages(engine, c
                 shown = "\n".join(engine.render(dict(state, page=p)).text for p in range(pages))
                 assert nav in shown, (flow.type, q.id, area)
                 assert q.kind != "area" or hint in shown, (flow.type, q.id, area)
+
+
+def test_danger_chosen_twice_in_one_sms_conversation_is_one_report(engine):
+    phone = Phone(engine, channel="sms")
+    phone.press("hello")
+    phone.press("3")
+    phone.press("00")
+    phone.press("3")
+    assert len(phone.backend.reports) == 1

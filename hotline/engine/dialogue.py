@@ -200,8 +200,13 @@ class Engine:
         return lang if lang in offered else offered[0]
 
     def _new_state(self, channel: str, lang: str, now: float) -> dict:
-        """A conversation at the main menu."""
-        return {"v": 1, "ch": channel, "lang": self.channel_language(channel, lang), "at": "menu", "page": 0, "ts": now}
+        """A conversation at the main menu. An SMS conversation is named by when it began (a USSD
+        session by its provider's id, set by `ussd`): a report stored when its type is chosen is
+        stored once per conversation, however often the type is chosen in it."""
+        state = {"v": 1, "ch": channel, "lang": self.channel_language(channel, lang), "at": "menu", "page": 0, "ts": now}
+        if channel == "sms":
+            state["sid"] = f"sms:{int(now * 1000)}"
+        return state
 
     def _t(self, state: dict, key: str, **values) -> str:
         """Words in the conversation's language."""
