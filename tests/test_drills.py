@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import time
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
-
 from redis import Redis
 from rq import Worker
+from sqlalchemy import select
 
+from hotline import queues
 from hotline.models import OutboundMessage, Report
 from tests.fakes import FakeTwilio, loopback_only
 from tests.kit import TEST_ENV, RedisServer, Workers, post, ussd, wait_for
@@ -156,17 +158,22 @@ def report_in_one_step(client, session_id: str, phone: str) -> str:
     return ussd(client, session_id, RECRUITER_STEPS[-1], phone)
 
 
-@pytest.mark.parametrize("keep_data", [True, False], ids=["with-its-data", "without-its-data"])
-def test_worker_rides_out_a_redis_restart(client, services, drill, own_redis, keep_data):
+@pytest.mark.parametrize("busy, keep_data", [(True, True), (False, False)],
+                         ids=["mid-send-with-its-data", "idle-without-its-data"])
+def test_worker_rides_out_a_redis_restart(client, services, drill, own_redis, busy, keep_data):
     fake, workers = drill
-    fake.timeout_sleep = 4                         # longer than HOTLINE_PROVIDER_TIMEOUT=2
-    fake.script(["timeout"])                       # the first send hangs at the provider...
+    if busy:
+        fake.timeout_sleep = 4                     # longer than HOTLINE_PROVIDER_TIMEOUT=2
+        fake.script(["timeout"])                   # the first send hangs at the provider
     worker = workers.start()
     wait_for(lambda: live_workers(own_redis.url) == 1, what="the worker to register")
     report(client, "ATUid_before", phone="+85512345670")
-    wait_for(lambda: fake.requests, what="a send to start")
+    if busy:
+        wait_for(lambda: fake.requests, what="a send to start")
+    else:
+        wait_for(lambda: sum(accepted(fake).values()) >= 2 and all_alerts_final(services), what="alerts before")
 
-    own_redis.stop()                               # ...and Redis goes away while the worker waits for it
+    own_redis.stop()                               # Redis goes away (in the middle of that send, if busy)
     down_at = time.monotonic()
     assert report_in_one_step(client, "ATUid_down", "+85512345671").startswith("END ")
     with services.Session() as session:            # the report made meanwhile waits in the database
@@ -183,7 +190,32 @@ def test_worker_rides_out_a_redis_restart(client, services, drill, own_redis, ke
     with services.Session() as session:
         assert set(session.scalars(select(Report.routing))) == {"routed"}
     assert worker.poll() is None, workers.logs()[-3000:]
-    wait_for(lambda: live_workers(own_redis.url) == 1, 30, "the worker to register again")
+    assert live_workers(own_redis.url) == 1        # registered again, if Redis lost it
+    with Redis.from_url(own_redis.url) as connection:  # and its scheduler runs what falls due
+        job = queues.queue(queues.DEFAULT, connection).enqueue_in(timedelta(seconds=1), "workers.jobs.sweep_outbox")
+        wait_for(lambda: job.get_status() == "finished", 30, "a scheduled job to run after the outage")
     logs = workers.logs()
-    assert "Traceback" not in logs, logs[-3000:]
-    assert logs.count("Redis unavailable") == 1, logs[-3000:]
+    assert "unhandled exception" not in logs and "redis.exceptions" not in logs, logs[-3000:]
+    assert logs.count("Redis unavailable") == 1, logs[-3000:]   # one warning for the whole outage
+
+
+def test_a_worker_started_while_redis_is_away_waits_for_it(drill, own_redis):
+    _, workers = drill
+    own_redis.stop()
+    worker = workers.start()
+    time.sleep(3)
+    assert worker.poll() is None, workers.logs()
+    own_redis.start(keep_data=False)
+    wait_for(lambda: live_workers(own_redis.url) == 1, 30, "the worker to register once Redis is there")
+    assert workers.logs().count("Redis unavailable") == 1
+
+
+def test_a_worker_stops_at_once_while_redis_is_away(drill, own_redis):
+    _, workers = drill
+    worker = workers.start()
+    wait_for(lambda: live_workers(own_redis.url) == 1, what="the worker to register")
+    own_redis.stop()
+    wait_for(lambda: "Redis unavailable" in workers.logs(), 30, "the worker to notice the outage")
+    os.killpg(worker.pid, signal.SIGTERM)          # a deploy or a scale-down during the outage
+    assert worker.wait(timeout=15) == 0, workers.logs()
+    assert "Traceback" not in workers.logs(), workers.logs()
