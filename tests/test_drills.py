@@ -3,15 +3,19 @@ that the official SDK talks to. Each drill asserts that every alert arrives exac
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
+import subprocess
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from redis import Redis
 from rq import Worker
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from hotline import queues
 from hotline.models import OutboundMessage, Report
@@ -219,3 +223,51 @@ def test_a_worker_stops_at_once_while_redis_is_away(drill, own_redis):
     os.killpg(worker.pid, signal.SIGTERM)          # a deploy or a scale-down during the outage
     assert worker.wait(timeout=15) == 0, workers.logs()
     assert "Traceback" not in workers.logs(), workers.logs()
+
+
+DATABASE_OUTAGE_SECONDS = 10
+"""How long the SQLite drill keeps the database file away: several of a job's retries (1, 2, 4, 8 s)."""
+
+
+@contextlib.contextmanager
+def database_file_away(url: str):
+    """Make the SQLite database impossible to open (a directory where its file was) until the block ends.
+    Connections opened before keep working: the drill starts the worker inside the block."""
+    path = Path(make_url(url).database)
+    away = path.with_name(path.name + ".away")
+    path.rename(away)
+    path.mkdir()
+    try:
+        yield
+    finally:
+        path.rmdir()
+        away.rename(path)
+
+
+def test_worker_rides_out_a_database_outage(client, services, settings, drill):
+    fake, workers = drill
+    report(client, "ATUid_db1", phone="+85512345670")      # stored; its routing waits for a worker
+    if settings.database_url.startswith("sqlite"):
+        with database_file_away(settings.database_url):
+            worker = workers.start()                       # every job and sweep meets the outage
+            wait_for(lambda: "database unavailable" in workers.logs(), 30, "the worker to meet the outage")
+            time.sleep(DATABASE_OUTAGE_SECONDS)
+            assert worker.poll() is None, workers.logs()[-3000:]
+            assert fake.accepted == []
+    else:
+        command = os.environ.get("HOTLINE_TEST_PG_RESTART")
+        if not command:
+            pytest.skip("set HOTLINE_TEST_PG_RESTART to the command that restarts PostgreSQL (.ci/run does)")
+        worker = workers.start()
+        wait_for(lambda: sum(accepted(fake).values()) >= 2, what="alerts before the restart")
+        subprocess.run(command, shell=True, check=True, timeout=120)   # every pooled connection dies
+        services.db.dispose()                              # this process's too (the web app does not pre-ping)
+    report(client, "ATUid_db2", phone="+85512345671")
+    wait_for(lambda: sum(accepted(fake).values()) >= 4 and all_alerts_final(services), 90,
+             what="alerts of the reports made before and after the outage")
+    time.sleep(2)                                          # a doubled send would show up now
+    assert accepted(fake) == {VILLAGE_LEADER: 2, NGO: 2}
+    assert worker.poll() is None, workers.logs()[-3000:]
+    logs = workers.logs()
+    assert logs.count("database unavailable") <= 1, logs[-3000:]   # at most one warning for the outage
+    assert "Traceback" not in logs and "[SQL" not in logs, logs[-3000:]
