@@ -60,6 +60,7 @@ class Settings:
     claim_seconds: int = 90
     provider_timeout: int = 10
     retention_days: int = 180
+    unrouted_alert_seconds: int = 300
     extra: dict = field(default_factory=dict)
 
     @property
@@ -99,6 +100,7 @@ class Settings:
         s.claim_seconds = _int(get("HOTLINE_CLAIM_SECONDS"), 90, "HOTLINE_CLAIM_SECONDS")
         s.provider_timeout = _int(get("HOTLINE_PROVIDER_TIMEOUT"), 10, "HOTLINE_PROVIDER_TIMEOUT")
         s.retention_days = _int(get("HOTLINE_RETENTION_DAYS"), 180, "HOTLINE_RETENTION_DAYS")
+        s.unrouted_alert_seconds = _int(get("HOTLINE_UNROUTED_ALERT_SECONDS"), 300, "HOTLINE_UNROUTED_ALERT_SECONDS")
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
+from contextlib import suppress
 
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
+from rq import SimpleWorker
 from sqlalchemy import select, text
 
-from hotline import create_app, db
+from hotline import create_app, db, queues
 from hotline.models import Base, Report
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, FakeTwilio, loopback_only
@@ -84,6 +88,30 @@ def services(app):
 def client(app):
     """A test client of the app."""
     return app.test_client()
+
+
+@pytest.fixture
+def live_worker(services):
+    """An rq worker registered in the test Redis and beating every few seconds, as a running worker
+    does: the web tests run no worker process, and /healthz is 503 while no worker is alive."""
+    connection = Redis.from_url(services.settings.redis_url)  # rq changes its connection's socket timeout
+    worker = SimpleWorker([queues.queue(n, connection) for n in queues.ALL], connection=connection)
+    worker.register_birth()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(5):
+            with suppress(RedisError):
+                worker.heartbeat()
+
+    beating = threading.Thread(target=beat, daemon=True)
+    beating.start()
+    yield worker
+    stop.set()
+    beating.join()
+    with suppress(RedisError):
+        worker.register_death()
+    connection.close()
 
 
 @pytest.fixture
