@@ -34,8 +34,15 @@ def live_workers(redis: Redis, limit_seconds: int) -> int:
             pipe.hmget(key, "last_heartbeat", "death")
         beats = pipe.execute()
     now = utcnow()
-    return sum(1 for beat, death in beats
-               if beat and not death and (now - utcparse(beat.decode())).total_seconds() <= limit_seconds)
+    return sum(1 for beat, death in beats if beat and not death and _age(now, beat) <= limit_seconds)
+
+
+def _age(now, beat: bytes) -> float:
+    """Seconds since an rq heartbeat timestamp (one that cannot be read counts as never)."""
+    try:
+        return (now - utcparse(beat.decode())).total_seconds()
+    except ValueError:
+        return float("inf")
 
 
 def status(s) -> tuple[dict, bool]:

@@ -34,22 +34,34 @@ def test_unhealthy_while_no_worker_is_alive_then_healthy_once_one_registers(clie
     assert list(doc["failing"]) == ["workers"] and "heartbeat" in doc["failing"]["workers"]
     assert doc["database"]["ok"] and doc["redis"]["ok"]               # the other checks still say what they see
 
-    connection = Redis.from_url(services.settings.redis_url)
+    connection = Redis.from_url(services.settings.redis_url)       # rq changes its connection's socket timeout
     worker = SimpleWorker([queues.queue(n, connection) for n in queues.ALL], connection=connection)
     worker.register_birth()                                           # a worker starts
     try:
         code, doc = health(client)
-        assert code == 200 and doc["workers"] == {"ok": True, "alive": 1}
+        assert code == 200 and doc["ok"] is True and doc["workers"] == {"ok": True, "alive": 1}
     finally:
         worker.register_death()                                       # and stops again
         connection.close()
     assert health(client)[0] == 503
 
 
-def test_a_worker_whose_heartbeat_is_old_is_not_alive(client, services, live_worker):
+@pytest.fixture
+def silent_worker(services):
+    """A worker registered in rq that sends no heartbeat after its first."""
+    connection = Redis.from_url(services.settings.redis_url)
+    worker = SimpleWorker([queues.queue(n, connection) for n in queues.ALL], connection=connection)
+    worker.register_birth()
+    yield worker
+    worker.register_death()
+    connection.close()
+
+
+def test_a_worker_whose_heartbeat_is_old_is_not_alive(client, services, silent_worker):
+    assert health(client)[0] == 200
     limit = queues.heartbeat_limit(services.settings)
     old = (utcnow() - timedelta(seconds=limit + 5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    services.redis.hset(live_worker.key, "last_heartbeat", old)      # died without saying so: its key lives on
+    services.redis.hset(silent_worker.key, "last_heartbeat", old)    # died without saying so: its key lives on
     code, doc = health(client)
     assert code == 503 and doc["workers"]["alive"] == 0 and "workers" in doc["failing"]
 
@@ -93,3 +105,9 @@ def test_the_unrouted_limit_is_a_setting(raw, expected):
 def test_a_wrong_unrouted_limit_is_refused(raw):
     with pytest.raises(SettingsError, match="HOTLINE_UNROUTED_ALERT_SECONDS"):
         Settings.from_env(environ={"HOTLINE_UNROUTED_ALERT_SECONDS": raw})
+
+
+def test_a_heartbeat_that_cannot_be_read_counts_as_none(client, services, silent_worker):
+    services.redis.hset(silent_worker.key, "last_heartbeat", "not a time")
+    code, doc = health(client)
+    assert code == 503 and doc["workers"]["alive"] == 0
