@@ -17,12 +17,15 @@ def make_engine(url: str, pre_ping: bool = True) -> Engine:
 
     `pre_ping` tests every pooled PostgreSQL connection before use (one round trip each time).
     The web process turns it off: its webhooks run a step again on a connection found dead
-    (`retry_on_disconnect`), and SQLAlchemy then drops every older pooled connection at once."""
+    (`retry_on_disconnect`), and SQLAlchemy then drops every older pooled connection at once.
+
+    Errors never carry a statement's parameters (`hide_parameters`): a logged traceback (a worker's
+    failed job, say) would otherwise show what a reporter wrote."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -37,7 +40,7 @@ def make_engine(url: str, pre_ping: bool = True) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgres://"):]
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=pre_ping)
+    return create_engine(url, pool_pre_ping=pre_ping, hide_parameters=True)
 
 
 def retry_on_disconnect(fn: Callable[[], T], attempts: int = 2) -> T:

