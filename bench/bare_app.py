@@ -8,7 +8,7 @@ database, Redis), not Flask's, gunicorn's or the network's.
 
 `bench.bare_app:create_app(redis_round_trips=True)` is the floor: the same fixed answers,
 after the two Redis round trips every real step makes through the real code
-(`hotline.conversations.open_step` before the engine, `finish_step` after it), on a new
+(`hotline.inbound.conversations.open_step` before the engine, `finish_step` after it), on a new
 phone and message each time. What the real app costs above the floor is everything but
 those round trips: form parsing, checks, the engine, the database, the queue.
 
@@ -57,7 +57,7 @@ def _round_trips(store=None):
     (and `store(phone, number)` between them, if given)."""
     from redis import Redis
 
-    from hotline import conversations
+    from hotline.inbound import conversations
 
     redis = Redis.from_url(os.environ["REDIS_URL"])
     counter = itertools.count()

@@ -220,7 +220,7 @@ def main() -> int:
         if r.get("reused"):
             print(f"  {s}: {r['reused']} SMS bodies sent twice: raise --sms-bodies")
     if any("floor" in results[s] for s in steps):
-        print("  floor = the bare app after the two Redis round trips of a real step (hotline.conversations' "
+        print("  floor = the bare app after the two Redis round trips of a real step (hotline.inbound.conversations' "
               "open_step and finish_step), no other work:")
         for s in steps:
             f = results[s]["floor"]

@@ -138,13 +138,13 @@ class Stack:
         self.mirror_languages()
 
     def mirror_languages(self) -> None:
-        """What every running worker keeps in Redis (hotline.conversations.mirror_languages): the
+        """What every running worker keeps in Redis (hotline.inbound.conversations.mirror_languages): the
         phones' chosen languages, marked complete, so a webhook step does not ask the database.
         The benchmarks run no worker (or start one later), so they do it once here."""
         from redis import Redis
         from sqlalchemy.orm import sessionmaker
 
-        from hotline import conversations
+        from hotline.inbound import conversations
 
         engine = db.make_engine(self.database_url)
         try:

@@ -10,7 +10,7 @@ It starts its own Redis, a temp SQLite database (or `--database-url`) and a fake
 2. The line's rate: one `python -m workers` (as the Procfile runs it) with SMS_PROVIDER=twilio
    pointed at the fake. N urgent reports in Angkrong village (a village leader and the duty
    unit: two SMS alerts each) are stored with `hotline.reports.create`, then their routing
-   is enqueued with `hotline.outbox.add_new_jobs`, as the webhook does after its commit.
+   is enqueued with `hotline.outbound.outbox.add_new_jobs`, as the webhook does after its commit.
    The clock runs from the first enqueue to the last alert accepted by the fake Twilio.
 
 It prints alerts/s, the line's jobs/s (route_report + send_sms jobs, counted from rq's

@@ -17,7 +17,8 @@ its length (Content-Length) or not (chunked: `bodylimit`)."""
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web app. `test_config` may hold a `settings` object and Flask config keys."""
     from hotline import services as services_module
-    from hotline import api, console, health, simulator, webhooks
+    from hotline import api, console, health, simulator
+    from hotline.inbound import webhooks
 
     test_config = dict(test_config or {})
     settings = test_config.pop("settings", None) or Settings.from_env()

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"masked the reporter's own number in {reports.mask_stored(s.Session, s.vault, s.directory.line.country)} reports")
         return 0
     if args.command == "dead-letters":
-        from hotline import deadletters
+        from hotline.outbound import deadletters
         from workers.context import services
 
         if args.requeue is not None:

@@ -27,7 +27,8 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from hotline import casework, outbox, reportnumber, scoping
+from hotline import casework, reportnumber, scoping
+from hotline.outbound import outbox
 from hotline import openapi as spec
 from hotline.directory import Contact
 from hotline.models import STATUSES, Report

@@ -8,10 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import audit, outbox, reports
+from hotline import audit, reports
+from hotline.outbound import outbox
 from hotline.channels.base import clean_text
 from hotline.models import STATUSES, Report, Reporter
-from hotline.outbox import Work
+from hotline.outbound.outbox import Work
 from hotline.smsbudget import fits_sms
 
 TRANSITIONS = {

@@ -11,7 +11,8 @@ from redis import Redis
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline import conversations, reporttypes
+from hotline import reporttypes
+from hotline.inbound import conversations
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
 from hotline.engine import Engine, load_dialogue

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from hotline import MAX_REQUEST_BYTES
-from hotline.intake import step_key
+from hotline.inbound.intake import step_key
 from hotline.models import InboundMessage, ReportEvent
 from hotline.settings import ROOT
 from tests.kit import AT_SMS, AT_TOKEN, NGO, REPORTER, TEST_ENV, csrf, direct_report, free_port, replace, sign_in, wait_for

@@ -13,7 +13,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from hotline import channels, deadletters, queues
+from hotline import channels, queues
+from hotline.outbound import deadletters
 from hotline.channels.base import SendError
 from hotline.directory import Directory, Webhook
 from hotline.models import Alert, OutboundMessage, Report

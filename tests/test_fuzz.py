@@ -41,7 +41,7 @@ from hotline import openapi as spec
 from hotline import reportnumber, reporttypes
 from hotline.console.auth import create_user
 from hotline.models import STATUSES
-from hotline.outbox import new_sms
+from hotline.outbound.outbox import new_sms
 from hotline.settings import ROOT
 from tests.kit import (AT_EVENT, AT_SMS, AT_TOKEN, AT_USSD, BASE, NGO, PAYLOADS, TRACING, TW_SMS, TWILIO_TOKEN,
                        direct_report, sign_in)

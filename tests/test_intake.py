@@ -142,7 +142,8 @@ def test_health_names_each_dependency(client, live_worker):
 
 
 def test_sweep_enqueues_reports_whose_job_was_lost(client, services):
-    from hotline import outbox, queues
+    from hotline import queues
+    from hotline.outbound import outbox
 
     ussd(client, "ATUid_e", "3*99*2")
     services.redis.flushdb()                                 # Redis restarted without its data
@@ -226,7 +227,7 @@ def _statements(services):
 
 
 def test_with_the_language_mirror_a_menu_step_never_asks_the_database(client, services):
-    from hotline import conversations
+    from hotline.inbound import conversations
 
     english, other = "Worrying job offer", "+85512345679"
     ussd(client, "ATUid_n1", "6*2")  # PHONE chooses English
@@ -244,7 +245,7 @@ def test_with_the_language_mirror_a_menu_step_never_asks_the_database(client, se
 
 
 def test_the_mirror_fills_gaps_but_never_overwrites_a_newer_choice(client, services):
-    from hotline import conversations
+    from hotline.inbound import conversations
 
     ussd(client, "ATUid_g1", "6*2")  # PHONE: English, in the database and in Redis
     ussd(client, "ATUid_g2", "6*1", phone="+85512345679")  # another phone: Khmer
@@ -257,7 +258,8 @@ def test_the_mirror_fills_gaps_but_never_overwrites_a_newer_choice(client, servi
 
 
 def test_a_workers_maintenance_round_mirrors_the_languages(client, services):
-    from hotline import conversations, queues
+    from hotline import queues
+    from hotline.inbound import conversations
     from workers.worker import HotlineWorker
 
     ussd(client, "ATUid_w1", "6*2")
@@ -319,7 +321,7 @@ def test_a_step_tries_as_many_numbers_as_reports_create_would(client, services, 
 
 
 def test_a_step_reads_its_state_after_redis_dropped_its_connection(services):
-    from hotline import conversations
+    from hotline.inbound import conversations
 
     r = services.redis
     conversations.finish_step(r, "t", "m1", "ussd", "h1", {"step": "x"}, ("CON a", False), None)
@@ -333,7 +335,7 @@ def test_a_step_reads_its_state_after_redis_dropped_its_connection(services):
 def test_each_process_and_thread_has_its_own_step_connection(services):
     import threading
 
-    from hotline import conversations
+    from hotline.inbound import conversations
 
     first = conversations._lane(services.redis)
     assert conversations._lane(services.redis) is first

@@ -68,7 +68,7 @@ def _worker(services) -> HotlineWorker:
 
 
 def test_a_job_that_meets_a_database_outage_is_put_back_without_using_its_retries(services, database_away, caplog):
-    from hotline.outbox import Work, enqueue
+    from hotline.outbound.outbox import Work, enqueue
 
     enqueue(services, Work("workers.jobs.send_sms", 1, "sms-1"))          # a delivery, with its own retries
     queue = queues.queue(queues.DEFAULT, services.redis)

@@ -14,10 +14,11 @@ import requests
 from rq.job import Job
 from sqlalchemy import and_, or_, select, update
 
-from hotline import alerts, channels, outbox, queues, reports, routing
+from hotline import channels, queues, reports, routing
+from hotline.outbound import alerts, outbox
 from hotline.channels.base import SendError
 from hotline.models import Alert, OutboundMessage, Report, ReportContact, ReportEvent, Reporter, utcnow
-from hotline.outbox import Work
+from hotline.outbound.outbox import Work
 from hotline.routing import RouteInput
 from workers.context import services
 

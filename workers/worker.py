@@ -230,7 +230,7 @@ class HotlineWorker(SimpleWorker):
             counts = sweep_outbox()
             if any(counts.values()):
                 log.info("outbox sweep re-enqueued %s", counts)
-            from hotline import conversations
+            from hotline.inbound import conversations
 
             mirrored = conversations.mirror_languages(services().redis, services().Session)
             if mirrored is not None:

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from hotline import audit, casework, outbox, reportnumber, scoping
+from hotline import audit, casework, reportnumber, scoping
+from hotline.outbound import outbox
 from hotline import reports as report_store
 from hotline.console import query as args
 from hotline.console.auth import create_user, no_controls, role_required, services

@@ -13,7 +13,9 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hotline import alerts, conversations, db, outbox, reportnumber, reports, routing
+from hotline import db, reportnumber, reports, routing
+from hotline.inbound import conversations
+from hotline.outbound import alerts, outbox
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
 from hotline.models import InboundMessage, OutboundMessage, Report, Reporter

@@ -10,10 +10,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import outbox, payloads, reports
+from hotline import payloads, reports
+from hotline.outbound import outbox
 from hotline.directory import Contact
 from hotline.models import Alert, OutboundMessage, Report
-from hotline.outbox import Work
+from hotline.outbound.outbox import Work
 from hotline.smsbudget import fits_sms
 
 EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated",

@@ -10,7 +10,8 @@ import logging
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from hotline import channels, intake
+from hotline import channels
+from hotline.inbound import intake
 from hotline.channels.base import Answer, Endpoint, Provider, Rejected, WebRequest
 
 log = logging.getLogger(__name__)
