@@ -56,7 +56,7 @@ def add_open_reports(s, n: int, start: int) -> None:
                                                 "data": {"leaders": ["pv-angkrong-village"], "agencies": [],
                                                          "skipped_conflict": 0, "levels": 2}} for i in ids])
         for report_id in ids:
-            jobs._schedule_escalation(s, report_id, 1, window, False)
+            dispatch.schedule_escalation(s, report_id, 1, window, False)
 
 
 def baseline(s) -> float:

@@ -29,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     dead = sub.add_parser("dead-letters", help="list deliveries that failed every retry; --requeue sends them again")
     dead.add_argument("--requeue", nargs="*", metavar="JOB_ID", help="requeue these jobs (none named: all)")
     simulate = sub.add_parser("simulate", help="a basic phone in the terminal, talking to a running line")
-    simulate.add_argument("--url", default="http://127.0.0.1:5000", help="base URL of the running line")
-    simulate.add_argument("--mode", choices=("ussd", "twilio", "at-sms"), default="ussd")
-    simulate.add_argument("--phone", help="this phone's number, e.g. +85591234567 (default: a random one)")
+    from hotline.simulator import terminal
+
+    terminal.add_arguments(simulate)
     args = parser.parse_args(argv)
     if args.command == "check":
         from hotline import check
@@ -80,8 +80,6 @@ def main(argv: list[str] | None = None) -> int:
         print(sweep_outbox())
         return 0
     if args.command == "simulate":
-        from hotline.simulator import terminal
-
         return terminal.main(["--url", args.url, "--mode", args.mode] + (["--phone", args.phone] if args.phone else []))
     return 2
 

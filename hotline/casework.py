@@ -8,11 +8,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import audit, reports
+from hotline import audit, queues, reports
 from hotline.outbound import outbox
 from hotline.channels.base import clean_text
 from hotline.models import STATUSES, Report, Reporter
-from hotline.outbound.outbox import Work
+from hotline.queues import Work
 from hotline.smsbudget import fits_sms
 
 TRANSITIONS = {
@@ -48,7 +48,7 @@ def change_status(session: Session, report: Report, status: str, actor: str, not
     event = reports.set_status(session, report, status, actor=actor, note=note,
                                agency=audit.actor_agency(session, actor) if note else None)
     audit.record(session, actor, "report.status", report.number, details={"from": event.data["from"], "to": status})
-    return [Work("workers.jobs.report_updated", event.id, f"updated-{event.id}")]
+    return [queues.REPORT_UPDATED.work(event.id)]
 
 
 def add_note(session: Session, report: Report, note: str, actor: str) -> None:
@@ -94,10 +94,11 @@ def message_reporter(session: Session, s, report: Report, text: str, actor: str)
     count = len([e for e in report.events if e.kind == "message_sent"])
     phone = s.vault.decrypt(report.reporter_phone)
     message = outbox.new_sms(session, s, f"relay:{report.id}:{count + 1}", phone, text, purpose="relay",
-                             urgent=s.directory.types.is_urgent(report.type), report_id=report.id)
+                             urgent=s.directory.types.is_urgent(report.type), report_id=report.id,
+                             via=report.provider, sender=report.line_number)
     reports.add_event(session, report, "message_sent", actor=actor, data={"text": text, "message_id": message.id})
     audit.record(session, actor, "report.message", report.number)
-    return Work("workers.jobs.send_sms", message.id, f"sms-{message.id}")
+    return queues.SEND_SMS.work(message.id)
 
 
 def _clean_note(note: str | None) -> str | None:

@@ -2,8 +2,9 @@
 no personal data.
 
 Unhealthy means any of: the database or Redis does not answer; no worker is alive (none has sent a
-heartbeat lately, so nothing is routed); or a report has waited unrouted longer than
-HOTLINE_UNROUTED_ALERT_SECONDS. `failing` names each, with the reason in words."""
+heartbeat lately, so nothing is routed); a report has waited unrouted longer than
+HOTLINE_UNROUTED_ALERT_SECONDS; or every SMS provider is taken to be down. `failing` names each, with
+the reason in words; `providers` gives each SMS provider's state (up, down, retrying)."""
 from __future__ import annotations
 
 from datetime import timezone
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline import queues
 from hotline.models import Report, utcnow
+from hotline.outbound import circuit
 
 bp = Blueprint("health", __name__)
 
@@ -85,6 +87,10 @@ def status(s) -> tuple[dict, bool]:
         doc["redis"]["error"] = type(exc).__name__
         failing["redis"] = f"Redis does not answer ({type(exc).__name__})"
         failing["workers"] = "no worker can work while Redis does not answer"
+        doc["providers"] = {slug: circuit.health(s.redis, slug).as_dict() for slug in s.settings.sms_providers}
+        if all(p["state"] == "down" for p in doc["providers"].values()):
+            failing["providers"] = (f"every SMS provider of SMS_PROVIDERS is taken to be down "
+                                    f"({', '.join(s.settings.sms_providers)}): alerts wait")
     # A configuration edit that failed to load: the previous one is still serving.
     doc["config"] = {"ok": not s.config_problems, "problems": len(s.config_problems),
                      "contacts": len(s.directory.contacts)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+from sqlalchemy import (JSON, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, false,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -50,6 +50,8 @@ class Report(Base):
     # For a report stored the moment its type was chosen: a keyed hash of (phone, session, type),
     # so a session replayed after Redis lost its state finds the report instead of storing another.
     session_ref: Mapped[str | None] = mapped_column(String(64))
+    # The line's number or short code the reporter wrote to (when the provider says): replies leave from it.
+    line_number: Mapped[str | None] = mapped_column(String(40))
 
     events: Mapped[list["ReportEvent"]] = relationship(back_populates="report", order_by="ReportEvent.id")
 
@@ -99,7 +101,11 @@ class OutboundMessage(Base):
     # What makes this message unique (e.g. 'reply:<inbound id>'): a retried job never sends twice.
     key: Mapped[str] = mapped_column(String(128), unique=True)
     purpose: Mapped[str] = mapped_column(String(16))
+    # The provider that carried it (or will): for an alert, the first available of SMS_PROVIDERS, moved
+    # along the list on failure until one takes it; for a reporter, the one they used, never moved.
     provider: Mapped[str] = mapped_column(String(20))
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sender: Mapped[str | None] = mapped_column(String(40))  # the sender id to use, when not the provider's default
     recipient: Mapped[bytes] = mapped_column(LargeBinary)
     recipient_hash: Mapped[str] = mapped_column(String(64), index=True)
     contact_id: Mapped[str | None] = mapped_column(String(64))

@@ -1,5 +1,8 @@
-"""The rq queues, defined once. Urgent work has its own queue, which workers take first."""
+"""The rq queues and the jobs put on them, each named once. Urgent work has its own queue, which
+workers take first; every job takes a row id (workers/jobs.py holds their bodies)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue
@@ -12,6 +15,50 @@ DEFAULT = "default"
 
 ALL = (URGENT, DEFAULT)
 """Every queue, in the order a worker takes them."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """One job to enqueue after commit: a job function (by name), the row id it takes, its job id."""
+
+    func: str
+    id: int
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A job the line enqueues: the function rq imports, and how its job ids start (a job id names
+    the row it works on, so the same work is never queued twice)."""
+
+    func: str
+    prefix: str
+
+    def work(self, row_id: int, suffix: str = "") -> Work:
+        """This job for one row."""
+        return Work(self.func, row_id, f"{self.prefix}-{row_id}{suffix}")
+
+
+ROUTE = JobKind("workers.jobs.route_report", "route")
+"""Route a stored report: alert its leaders and agencies (reports.id)."""
+
+ESCALATE = JobKind("workers.jobs.escalate_report", "escalate")
+"""Alert the next level if nobody acknowledged (reports.id, level)."""
+
+SEND_SMS = JobKind("workers.jobs.send_sms", "sms")
+"""Send one stored SMS through the providers (outbound_messages.id)."""
+
+DELIVER = JobKind("workers.jobs.deliver_alert", "alert")
+"""Deliver one alert by a means that keeps its own state: webhook or email (alerts.id)."""
+
+REPORT_UPDATED = JobKind("workers.jobs.report_updated", "updated")
+"""Tell the agencies that have a report that it changed (report_events.id)."""
+
+MESSAGE_FAILED = JobKind("workers.jobs.message_failed", "failed")
+"""An alert SMS failed for good: climb a level at once if no leader of its level can get it."""
+
+JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED)
+"""Every job the line enqueues."""
 
 
 def queue(name: str, connection: Redis) -> Queue:

@@ -44,10 +44,11 @@ def answer_values(draft: Draft, sender: str | None, country: str) -> dict:
 
 
 def new_values(vault: Vault, draft: Draft, sender: str | None, provider: str, country: str = "KH",
-               session_ref: str | None = None) -> dict:
-    """The columns of a new report (all but its number), the reporter's number encrypted."""
+               session_ref: str | None = None, line_number: str | None = None) -> dict:
+    """The columns of a new report (all but its number), the reporter's number encrypted; `line_number`
+    is the line's number or short code they wrote to (replies leave from it)."""
     return dict(type=draft.type, status="new", **answer_values(draft, sender, country), language=draft.language,
-                channel=draft.channel, provider=provider,
+                channel=draft.channel, provider=provider, line_number=line_number,
                 reporter_phone=vault.encrypt(sender) if sender else None,
                 reporter_hash=vault.lookup_hash(sender) if sender else None, routing="pending",
                 session_ref=session_ref)

@@ -16,8 +16,6 @@ DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"
 DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kISE="
 """Fernet key (32 bytes, URL-safe base64) used only when HOTLINE_ENV=development."""
 
-DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
-"""Twilio auth token used in development so the simulator can sign requests."""
 
 
 class SettingsError(Exception):
@@ -35,16 +33,10 @@ class Settings:
     data_key: str = DEV_DATA_KEY
     directory_path: str = str(ROOT / "config" / "directory.yaml")
     public_base_url: str | None = None
-    sms_provider: str = "console"
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
-    twilio_from: str | None = None
-    twilio_api_url: str | None = None
-    at_username: str | None = None
-    at_api_key: str | None = None
-    at_from: str | None = None
-    at_api_url: str | None = None
-    at_webhook_token: str | None = None
+    sms_providers: tuple[str, ...] = ("console",)
+    """SMS_PROVIDERS: the outbound routes in order of preference (SMS_PROVIDER, one name, is still read)."""
+    providers: dict = field(default_factory=dict)
+    """Each provider's own settings (hotline.channels reads them, each module its own prefix)."""
     # Extensions beyond docs/contract.md section 2 (documented in the README).
     rate_limit_per_minute: int = 20
     sms_idle_minutes: int = 30
@@ -70,6 +62,14 @@ class Settings:
         """True when running for real people."""
         return self.env == "production"
 
+    def provider(self, slug: str):
+        """A provider's own settings (hotline.channels.base.ProviderConfig)."""
+        if not self.providers:
+            from hotline import channels
+
+            self.providers = channels.read_configs({}, self.production)
+        return self.providers[slug]
+
     @classmethod
     def from_env(cls, environ: dict | None = None, dotenv: bool = True) -> "Settings":
         """Read settings from `environ` (default os.environ, after loading `.env`)."""
@@ -86,10 +86,6 @@ class Settings:
         s.redis_url = get("REDIS_URL") or s.redis_url
         s.directory_path = get("HOTLINE_DIRECTORY") or s.directory_path
         s.public_base_url = (get("PUBLIC_BASE_URL") or "").rstrip("/") or None
-        s.sms_provider = (get("SMS_PROVIDER") or "console").lower()
-        for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from", "twilio_api_url",
-                     "at_username", "at_api_key", "at_from", "at_api_url", "at_webhook_token"):
-            setattr(s, name, get(name.upper()))
         s.rate_limit_per_minute = _int(get("HOTLINE_RATE_LIMIT_PER_MINUTE"), 20, "HOTLINE_RATE_LIMIT_PER_MINUTE")
         s.sms_idle_minutes = _int(get("HOTLINE_SMS_IDLE_MINUTES"), 30, "HOTLINE_SMS_IDLE_MINUTES")
         s.smtp_host, s.smtp_username, s.smtp_password = get("SMTP_HOST"), get("SMTP_USERNAME"), get("SMTP_PASSWORD")
@@ -110,22 +106,43 @@ class Settings:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
             if missing:
                 raise SettingsError(f"production needs {', '.join(missing)} set; refusing to start")
-        else:
-            s.twilio_auth_token = s.twilio_auth_token or DEV_TWILIO_TOKEN
         s.secret_key = secret or DEV_SECRET_KEY
         s.data_key = data_key or DEV_DATA_KEY
         if s.production and (s.secret_key == DEV_SECRET_KEY or s.data_key == DEV_DATA_KEY):
             raise SettingsError("production must not use the development keys")
         _check_data_key(s.data_key)
-        if s.sms_provider not in ("console", "twilio", "africastalking"):
-            raise SettingsError(f"SMS_PROVIDER must be console, twilio or africastalking, not {s.sms_provider!r}")
-        if s.production and s.sms_provider == "console":
-            raise SettingsError("SMS_PROVIDER=console only stores messages; choose twilio or africastalking in production")
+        _read_providers(s, environ, get)
         return s
 
     def as_dict(self) -> dict:
         """All settings by name (for app.config)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _read_providers(s: Settings, environ: dict, get) -> None:
+    """Each provider's settings (its module reads its own prefix) and SMS_PROVIDERS, checked: known
+    names that can send, and in production none that only stores (console) or lacks a setting."""
+    from hotline import channels
+    from hotline.channels.base import ProviderSettingsError
+
+    try:
+        s.providers = channels.read_configs(environ, s.production)
+    except ProviderSettingsError as exc:
+        raise SettingsError(str(exc)) from None
+    listed = get("SMS_PROVIDERS") or get("SMS_PROVIDER") or "console"
+    names = tuple(dict.fromkeys(n.strip().lower() for n in listed.split(",") if n.strip()))
+    senders = [slug for slug, p in channels.PROVIDERS.items() if p.can_send]
+    unknown = [n for n in names if n not in senders]
+    if not names or unknown:
+        raise SettingsError(f"SMS_PROVIDERS must name some of {', '.join(senders)}, not {listed!r}")
+    s.sms_providers = names
+    if s.production:
+        if "console" in names:
+            raise SettingsError("SMS_PROVIDERS: console only stores messages; name real providers in production")
+        for name in names:
+            missing = s.providers[name].missing()
+            if missing:
+                raise SettingsError(f"SMS_PROVIDERS names {name}, which needs {', '.join(missing)}")
 
 
 def _int(raw: str | None, default: int, name: str) -> int:

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from hotline import create_app, db, queues
 from hotline.models import Base, Report
 from hotline.settings import Settings
-from tests.fakes import FakeAfricasTalking, FakeTwilio, loopback_only
+from tests.fakes import FakeAfricasTalking, FakeKannel, FakeTwilio, loopback_only
 from tests.kit import TEST_ENV, URGENT_STEPS, free_port, redis_binary, run_worker, ussd
 
 
@@ -142,4 +142,12 @@ def fake_at(monkeypatch):
     """A FakeAfricasTalking for one test (its 'timeout' entries wait 1 s)."""
     loopback_only(monkeypatch)
     with FakeAfricasTalking() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_kannel(monkeypatch):
+    """A FakeKannel (its sendsms interface) for one test."""
+    loopback_only(monkeypatch)
+    with FakeKannel() as fake:
         yield fake

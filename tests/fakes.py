@@ -1,4 +1,4 @@
-"""Local fake SMS providers for tests: Twilio's Messages API and Africa's Talking's SMS API.
+"""Local fake SMS providers for tests: Twilio's Messages API, Africa's Talking's SMS API and Kannel's sendsms.
 
 Each fake is a stdlib `ThreadingHTTPServer` on 127.0.0.1 (a free port) in a daemon thread, speaking
 the provider's protocol closely enough for the official SDKs (twilio 9.13, africastalking 2.0.3),
@@ -350,3 +350,41 @@ def loopback_only(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+class FakeKannel(_FakeProvider):
+    """Kannel's smsbox sendsms interface: `GET /cgi-bin/sendsms?username&password&from&to&text...`,
+    202 `0: Accepted for delivery`, 403 for a wrong user. Every accepted message's `dlr-url` is kept
+    (`dlr_urls`), for a test to call back as Kannel would (with `%d` filled in)."""
+
+    def __init__(self, username: str = "line", password: str = "fake-kannel-password", timeout_sleep: float = 1.0):
+        self.username, self.password = username, password
+        self.dlr_urls: list[str] = []
+        super().__init__(timeout_sleep)
+
+    def env(self, **extra: str) -> dict:
+        """Environment pointing the Kannel provider here."""
+        return {"SMS_PROVIDER": "kannel", "KANNEL_SEND_URL": self.url + "/cgi-bin/sendsms",
+                "KANNEL_USERNAME": self.username, "KANNEL_PASSWORD": self.password, "KANNEL_FROM": "8181", **extra}
+
+    def _error(self, h, status: int) -> None:
+        self._answer(h, status, b"Internal error", "text/plain")
+
+    def _serve(self, h, path: str, form: dict, entry: str) -> None:
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(h.path).query, keep_blank_values=True).items()}
+        with self._lock:
+            self.requests[-1]["query"] = query
+        if path != "/cgi-bin/sendsms":
+            self._answer(h, 404, b"Unknown request", "text/plain")
+            return
+        if query.get("username") != self.username or query.get("password") != self.password:
+            self._answer(h, 403, b"Authorization failed for sendsms", "text/plain")
+            return
+        if not query.get("to") or "text" not in query:
+            self._answer(h, 400, b"Missing receiver number", "text/plain")
+            return
+        self._accept(query["to"], query["text"], query.get("from"), str(len(self.accepted) + 1))
+        if query.get("dlr-url"):
+            with self._lock:
+                self.dlr_urls.append(query["dlr-url"])
+        self._answer(h, 202, b"0: Accepted for delivery", "text/plain")

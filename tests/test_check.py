@@ -88,10 +88,42 @@ def test_production_refuses_without_real_secrets(env, fragment):
         Settings.from_env(environ=env)
 
 
+PRODUCTION = {"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40,
+              "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="}
+TWILIO_ACCOUNT = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32, "TWILIO_FROM": "+85512345000"}
+
+
 def test_production_with_real_secrets_starts():
-    s = Settings.from_env(environ={"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40, "SMS_PROVIDER": "twilio",
-                                   "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="})
-    assert s.production and s.twilio_auth_token is None  # no development token in production
+    s = Settings.from_env(environ={**PRODUCTION, "SMS_PROVIDER": "twilio", **TWILIO_ACCOUNT})
+    assert s.production and s.sms_providers == ("twilio",)
+    assert Settings.from_env(environ=PRODUCTION | {"SMS_PROVIDERS": "twilio"} | TWILIO_ACCOUNT) \
+        .provider("africastalking").webhook_token is None
+
+
+def test_production_never_signs_with_the_development_twilio_token():
+    s = Settings.from_env(environ={**PRODUCTION, "SMS_PROVIDERS": "kannel", "KANNEL_SEND_URL": "http://kannel:13013/cgi-bin/sendsms",
+                                   "KANNEL_USERNAME": "line", "KANNEL_PASSWORD": "p" * 20})
+    assert s.provider("twilio").auth_token is None
+    assert Settings.from_env(environ={}).provider("twilio").auth_token  # development signs so the simulator works
+
+
+@pytest.mark.parametrize("env,fragment", [
+    ({"SMS_PROVIDERS": "twilio"}, "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM"),
+    ({"SMS_PROVIDERS": "kannel,twilio", **TWILIO_ACCOUNT}, "KANNEL_SEND_URL"),
+    ({"SMS_PROVIDERS": "twilio,console", **TWILIO_ACCOUNT}, "console only stores"),
+    ({"SMS_PROVIDERS": "pigeon,twilio", **TWILIO_ACCOUNT}, "SMS_PROVIDERS must name"),
+    ({"SMS_PROVIDERS": "twilio", **TWILIO_ACCOUNT, "TWILIO_TPS": "fast"}, "TWILIO_TPS"),
+    ({"SMS_PROVIDERS": "twilio", **TWILIO_ACCOUNT, "TWILIO_API_URL": "api.somleng.org"}, "TWILIO_API_URL"),
+])
+def test_production_refuses_providers_it_cannot_use(env, fragment):
+    """Each provider module checks its own settings; every provider named must be able to send."""
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(environ={**PRODUCTION, **env})
+
+
+def test_sms_providers_wins_over_sms_provider():
+    s = Settings.from_env(environ={"SMS_PROVIDERS": "kannel, twilio", "SMS_PROVIDER": "africastalking"})
+    assert s.sms_providers == ("kannel", "twilio")
 
 
 @pytest.mark.parametrize("raw,hops", [(None, 0), ("0", 0), ("1", 1), (" 2 ", 2), ("5", 5)])

@@ -20,6 +20,7 @@ from hotline.directory import Directory, Webhook
 from hotline.models import Alert, OutboundMessage, Report
 from tests.kit import REPORTER, TW_SMS, free_port, post, replace, ussd
 from tests.kit import run_worker as work
+from hotline.outbound import claims, dispatch
 from workers import jobs
 
 SECRET = "agency-shared-secret"
@@ -121,7 +122,7 @@ def test_exhausted_webhook_is_a_dead_letter_until_requeued(client, wired, receiv
     with wired.Session() as session:
         assert session.scalars(select(Alert).where(Alert.means == "webhook")).one().status == "failed"
     dead = deadletters.list_dead(wired)
-    assert [d["func"] for d in dead] == ["workers.jobs.deliver_webhook"] and "500" in dead[0]["error"]
+    assert [d["func"] for d in dead] == ["workers.jobs.deliver_alert"] and "500" in dead[0]["error"]
     assert deadletters.requeue(wired) == 1
     work(wired)
     with wired.Session() as session:
@@ -168,7 +169,7 @@ def test_a_claimed_message_is_not_sent_twice(client, services, monkeypatch):
     post(client, "africastalking", "/webhooks/africastalking/sms", "text=hi&to=1&id=x1&from=%2B85512345678", "valid")
     with services.Session() as session:
         message_id = session.scalars(select(OutboundMessage.id)).one()
-    assert jobs._claim(OutboundMessage, message_id)          # another worker is sending it right now
+    assert claims.claim(services, OutboundMessage, message_id)  # another worker is sending it right now
     assert jobs.send_sms(message_id) == "pending"
     assert sent == []
 
@@ -177,10 +178,10 @@ def test_a_leader_who_cannot_be_reached_moves_the_alert_up_at_once(client, servi
     console = channels.get("console")
     real_send = type(console).send
 
-    def send(self_, settings, to, body, callback=None):
-        if to == "+85512000001":                              # the village leader's number is dead
+    def send(self_, config, message, settings):
+        if message.to == "+85512000001":                      # the village leader's number is dead
             raise SendError("console: number does not exist", permanent=True)
-        return real_send(console, settings, to, body, callback)
+        return real_send(console, config, message, settings)
 
     monkeypatch.setattr(type(console), "send", send)
     for full in ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
@@ -226,7 +227,7 @@ def test_escalation_recovery_goes_in_batches_and_misses_none(client, services, m
     scheduled again, once, and reports acknowledged or not yet routed are left alone."""
     from rq.registry import ScheduledJobRegistry
 
-    monkeypatch.setattr(jobs, "RECOVERY_BATCH", 2)
+    monkeypatch.setattr(dispatch, "RECOVERY_BATCH", 2)
     for k in range(5):
         for full in ("", "1", "1*14010101", "1*14010101*99", "1*14010101*99*99", "1*14010101*99*99*99",
                      "1*14010101*99*99*99*99", "1*14010101*99*99*99*99*99", "1*14010101*99*99*99*99*99*2"):

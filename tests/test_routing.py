@@ -162,8 +162,8 @@ def test_alerts_through_africastalking_with_its_sdk(client, services, monkeypatc
     loopback_only(monkeypatch)
     with FakeAfricasTalking() as fake:
         at = Settings.from_env(environ=fake.env())
-        for name in ("sms_provider", "at_username", "at_api_key", "at_from", "at_api_url"):
-            setattr(services.settings, name, getattr(at, name))
+        services.settings.sms_providers = at.sms_providers
+        services.settings.providers = dict(services.settings.providers, africastalking=at.provider("africastalking"))
         for full in ("", *URGENT_STEPS):
             ussd(client, "ATUid_at", full)
         run_worker(services)

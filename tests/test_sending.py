@@ -13,7 +13,7 @@ from twilio.http.http_client import TwilioHttpClient
 
 from hotline.channels import africastalking as at_module
 from hotline.channels import twilio as twilio_module
-from hotline.channels.base import SendError, SendResult
+from hotline.channels.base import RECIPIENT, REFUSED, TRANSIENT, UNKNOWN, Outgoing, SendError, SendResult
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, loopback_only
 
@@ -61,16 +61,21 @@ def settings_for(fake, **extra) -> Settings:
     return Settings.from_env(environ=fake.env(**extra))
 
 
+def send(provider, settings, to=TO, body=BODY) -> SendResult:
+    """One SMS through the provider's own settings, as the line's sending does."""
+    return provider.send(settings.provider(provider.slug), Outgoing(to, body, ref="1"), settings)
+
+
 def failing(provider, settings, to=TO, body=BODY) -> SendError:
     with pytest.raises(SendError) as info:
-        provider.send(settings, to, body)
+        send(provider, settings, to, body)
     return info.value
 
 
 # ---- Twilio ------------------------------------------------------------------------------------
 def test_twilio_success(fake_twilio):
     callback = "https://line.example.org/webhooks/twilio/status"
-    result = TWILIO.send(settings_for(fake_twilio), TO, BODY, status_callback=callback)
+    result = send(TWILIO, settings_for(fake_twilio, PUBLIC_BASE_URL="https://line.example.org"))
     assert isinstance(result, SendResult)
     assert result.status == "queued"
     assert result.provider_message_id.startswith("SM") and len(result.provider_message_id) == 34
@@ -82,7 +87,7 @@ def test_twilio_success(fake_twilio):
 
 
 def test_twilio_success_without_callback_and_in_khmer(fake_twilio):
-    result = TWILIO.send(settings_for(fake_twilio), TO, KHMER)
+    result = send(TWILIO, settings_for(fake_twilio), TO, KHMER)
     assert fake_twilio.accepted == [{"to": TO, "body": KHMER, "from": fake_twilio.from_number,
                                      "id": result.provider_message_id}]
     assert "StatusCallback" not in fake_twilio.requests[0]["form"]
@@ -94,6 +99,8 @@ def test_twilio_transient_failures(fake_twilio, client_timeouts, entry):
     fake_twilio.script([entry])
     error = failing(TWILIO, settings_for(fake_twilio))
     assert not error.permanent
+    # No answer at all: it may have been taken, so the line never moves it to another provider.
+    assert error.outcome == (UNKNOWN if entry == "timeout" else TRANSIENT)
     assert fake_twilio.accepted == []
     assert [r["outcome"] for r in fake_twilio.requests] == [entry]
 
@@ -104,7 +111,7 @@ def test_twilio_retry_after_failures_sends_once(fake_twilio, client_timeouts):
     settings = settings_for(fake_twilio)
     for _ in range(2):
         assert not failing(TWILIO, settings).permanent
-    result = TWILIO.send(settings, TO, BODY)
+    result = send(TWILIO, settings, TO, BODY)
     assert [m["id"] for m in fake_twilio.accepted] == [result.provider_message_id]
     assert len(fake_twilio.requests) == 3
 
@@ -125,9 +132,9 @@ def test_twilio_rejected_number_is_permanent(fake_twilio, code):
 
 
 def test_twilio_wrong_credentials(fake_twilio):
-    # Today this is permanent (a 4xx); AT's wrong key is not: see the report.
+    """This account will not send it: another provider may (REFUSED)."""
     error = failing(TWILIO, settings_for(fake_twilio, TWILIO_AUTH_TOKEN="wrong-token"))
-    assert "401" in str(error) and "20003" in str(error)
+    assert "401" in str(error) and "20003" in str(error) and error.outcome == REFUSED
     assert fake_twilio.accepted == []
     assert len(fake_twilio.requests) == 1
 
@@ -139,7 +146,7 @@ def test_twilio_not_configured_is_permanent_and_sends_nothing(fake_twilio):
 
 
 def test_twilio_send_sets_a_finite_timeout(fake_twilio, client_timeouts):
-    TWILIO.send(settings_for(fake_twilio), TO, BODY)
+    send(TWILIO, settings_for(fake_twilio), TO, BODY)
     [timeout] = client_timeouts["twilio"]
     assert timeout is not None and 0 < timeout <= 30
 
@@ -160,7 +167,7 @@ def test_twilio_problem_json_invalid_number_is_permanent(fake_twilio):
 
 # ---- Africa's Talking --------------------------------------------------------------------------
 def test_at_success(fake_at, client_timeouts):
-    result = AT.send(settings_for(fake_at), TO, BODY)
+    result = send(AT, settings_for(fake_at), TO, BODY)
     assert isinstance(result, SendResult)
     assert result.status == "sent"
     assert result.provider_message_id.startswith("ATXid_")
@@ -174,7 +181,7 @@ def test_at_success(fake_at, client_timeouts):
 
 
 def test_at_success_without_sender_id_and_in_khmer(fake_at):
-    result = AT.send(settings_for(fake_at, AT_FROM=""), TO, KHMER)
+    result = send(AT, settings_for(fake_at, AT_FROM=""), TO, KHMER)
     assert fake_at.accepted == [{"to": TO, "body": KHMER, "from": None, "id": result.provider_message_id}]
     assert "from" not in fake_at.requests[0]["form"]
 
@@ -182,7 +189,7 @@ def test_at_success_without_sender_id_and_in_khmer(fake_at):
 @pytest.mark.parametrize("entry", ["text", "json-charset"])
 def test_at_answer_not_labelled_application_json_is_parsed(fake_at, entry):
     fake_at.script([entry])
-    result = AT.send(settings_for(fake_at), TO, BODY)
+    result = send(AT, settings_for(fake_at), TO, BODY)
     assert result.status == "sent" and result.provider_message_id.startswith("ATXid_")
     assert [m["id"] for m in fake_at.accepted] == [result.provider_message_id]
 
@@ -193,6 +200,7 @@ def test_at_transient_failures(fake_at, client_timeouts, entry):
     fake_at.script([entry])
     error = failing(AT, settings_for(fake_at))
     assert not error.permanent
+    assert error.outcome == (UNKNOWN if entry == "timeout" else TRANSIENT)
     assert fake_at.accepted == []
     assert [r["outcome"] for r in fake_at.requests] == [entry]
 
@@ -203,17 +211,19 @@ def test_at_retry_after_failures_sends_once(fake_at, client_timeouts):
     settings = settings_for(fake_at)
     for _ in range(2):
         assert not failing(AT, settings).permanent
-    result = AT.send(settings, TO, BODY)
+    result = send(AT, settings, TO, BODY)
     assert [m["id"] for m in fake_at.accepted] == [result.provider_message_id]
     assert len(fake_at.requests) == 3
 
 
-@pytest.mark.parametrize("code, permanent", [(403, True), (406, True), (402, True), (404, True),
-                                             (405, False), (407, False), (500, False), (401, False)])
-def test_at_recipient_status(fake_at, code, permanent):
+@pytest.mark.parametrize("code, outcome", [(403, RECIPIENT), (406, RECIPIENT), (404, RECIPIENT), (402, REFUSED),
+                                           (405, REFUSED), (401, REFUSED), (407, TRANSIENT), (500, TRANSIENT)])
+def test_at_recipient_status(fake_at, code, outcome):
+    """The number itself (never retried anywhere), this account's refusal (another provider may send it),
+    or a passing failure."""
     fake_at.reject(TO, code)
     error = failing(AT, settings_for(fake_at))
-    assert error.permanent is permanent and str(code) in str(error)
+    assert error.outcome == outcome and str(code) in str(error)
     assert fake_at.accepted == []
 
 

@@ -143,7 +143,7 @@ class FakeLine:
                 return {"status": 200, "body": "END Thanks. Report 7", "session_id": session_id}
             return {"status": 200, "body": "CON Village?", "session_id": session_id}
         if mode == "twilio":
-            return {"status": 200, "body": f"<Response><Message>Re: {text}</Message></Response>"}
+            return {"status": 200, "body": f"<Response><Message>Re: {text}</Message></Response>", "inline": True}
         if text == "fail":
             return {"status": 403, "body": "bad token\n"}
         self._sms(phone, f"Re: {text}")

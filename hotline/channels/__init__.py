@@ -1,12 +1,15 @@
 """Provider modules behind one interface, registered in one explicit list.
 
-Adding a provider: write one module with a `PROVIDER` (a `base.Provider`) and add it to
-`_MODULES`. A second registration of the same slug fails loudly.
+Adding a provider: write one module with a `PROVIDER` (a `base.Provider`: its settings, webhooks,
+status tables and send) and add it to `_MODULES`. A second registration of the same slug fails
+loudly. Nothing outside this package names a provider.
 """
 from __future__ import annotations
 
-from hotline.channels import africastalking, console, twilio
-from hotline.channels.base import Provider
+from typing import Mapping
+
+from hotline.channels import africastalking, console, kannel, twilio
+from hotline.channels.base import Provider, ProviderConfig
 
 PROVIDERS: dict[str, Provider] = {}
 """Every registered provider by slug."""
@@ -27,8 +30,13 @@ def get(slug: str) -> Provider:
     return PROVIDERS[slug]
 
 
-_MODULES = (twilio, africastalking, console)
+def read_configs(environ: Mapping[str, str], production: bool) -> dict[str, ProviderConfig]:
+    """Every provider's own settings from the environment (each module validates its own)."""
+    return {slug: provider.read_config(environ, production) for slug, provider in PROVIDERS.items()}
+
+
+_MODULES = (twilio, africastalking, kannel, console)
 for _module in _MODULES:
     register(_module.PROVIDER)
 
-__all__ = ["PROVIDERS", "Provider", "get", "register"]
+__all__ = ["PROVIDERS", "Provider", "get", "read_configs", "register"]

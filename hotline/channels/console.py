@@ -1,20 +1,28 @@
-"""The console provider: sends nothing; outgoing SMS stay in the outbox the simulator shows."""
+"""The console provider: sends nothing; outgoing SMS stay in the outbox the simulator shows.
+
+No settings but `CONSOLE_TPS`. Refused in production (it reaches nobody)."""
 from __future__ import annotations
 
 import uuid
 
-from hotline.channels.base import Provider, SendResult
+from hotline.channels.base import Outgoing, Provider, ProviderConfig, SendResult
+
+DEFAULT_TPS = 1000.0
+"""Storing a row is not rate-limited by any operator."""
 
 
 class Console(Provider):
     """For development and demos: every message 'sent' is only stored."""
 
     slug = "console"
+    prefix = "CONSOLE_"
+    default_tps = DEFAULT_TPS
     endpoints = ()
 
-    def send(self, settings, to: str, body: str, status_callback: str | None = None) -> SendResult:
+    def send(self, config: ProviderConfig, message: Outgoing, settings) -> SendResult:
         """Accept the message; the outbound row itself is the outbox."""
         return SendResult(f"console-{uuid.uuid4().hex}", "delivered")
 
 
 PROVIDER = Console()
+"""This module's provider (registered by hotline.channels)."""

@@ -1,11 +1,17 @@
-"""Twilio SMS: signed webhooks, inline TwiML replies, status callbacks, and sending.
+"""Twilio SMS, and any platform that speaks Twilio's API and signs its webhooks the same way
+(Somleng, which runs Cambodia's early-warning line 1294): signed webhooks, inline TwiML replies,
+status callbacks, and sending with the official SDK.
 
-Wire facts: docs/channels.md ("Twilio SMS");
+Settings (prefix `TWILIO_`): ACCOUNT_SID, AUTH_TOKEN, FROM, API_URL (Somleng: its API's base,
+e.g. https://api.somleng.org), TPS. Wire facts: docs/channels.md ("Twilio SMS", "Somleng");
 https://www.twilio.com/docs/usage/webhooks/webhooks-security
 """
 from __future__ import annotations
 
 import logging
+import secrets
+from dataclasses import dataclass
+from typing import Mapping
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -14,8 +20,9 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from hotline.channels.base import (Answer, Endpoint, Inbound, Provider, Rejected, SendError, SendResult,
-                                   StatusUpdate, WebRequest, mapped_status, required, sender)
+from hotline.channels.base import (RECIPIENT, REFUSED, TRANSIENT, UNKNOWN, Answer, Endpoint, Inbound, Mode,
+                                   Outgoing, Provider, ProviderConfig, Rejected, SendError, SendResult, Simulated,
+                                   StatusUpdate, WebRequest, env, mapped_status, optional, read_tps, read_url, required, sender)
 
 STATUS = {
     "accepted": "queued", "scheduled": "queued", "queued": "queued", "sending": "queued",
@@ -33,16 +40,37 @@ PERMANENT_ERRORS = {"21211", "21212", "21214", "21217", "21408", "21610", "21612
 """Error codes after which sending again cannot help (invalid, unreachable or unsubscribed numbers)."""
 
 UNSUBSCRIBED = "21610"
-
-
 """The recipient sent STOP to our number."""
+
+DEV_AUTH_TOKEN = "dev-twilio-auth-token"
+"""The auth token used in development when none is set, so the simulator can sign its requests."""
+
+DEFAULT_TPS = 10.0
+"""Twilio queues what a number cannot send at once; a long code sends about 1 a second, a short code far more."""
+
+
+@dataclass(frozen=True)
+class TwilioConfig(ProviderConfig):
+    """Twilio's (or a Twilio-compatible platform's) credentials, sending number and API base."""
+
+    account_sid: str | None = None
+    auth_token: str | None = None
+    from_: str | None = None
+    api_url: str | None = None
+
+    def missing(self) -> list[str]:
+        """Settings still needed to send."""
+        names = (("TWILIO_ACCOUNT_SID", self.account_sid), ("TWILIO_AUTH_TOKEN", self.auth_token),
+                 ("TWILIO_FROM", self.from_))
+        return [name for name, value in names if not value]
 
 
 def parse_sms(req: WebRequest) -> Inbound:
     """An inbound Twilio SMS. FromCity/FromState/FromZip locate the reporter: they are dropped here."""
     sid = required(req.form, "MessageSid", 64)
     return Inbound("twilio", "sms", sid, sender(req.form, "From"),
-                   required(req.form, "Body", 1600, allow_empty=True) if "Body" in req.form else "")
+                   required(req.form, "Body", 1600, allow_empty=True) if "Body" in req.form else "",
+                   to=optional(req.form, "To", 40))
 
 
 def parse_status(req: WebRequest) -> StatusUpdate:
@@ -63,19 +91,34 @@ def render_twiml(answer: Answer) -> tuple[str, str]:
     return str(response), "text/xml"
 
 
+SIMULATED_LINE_NUMBER = "+85512345000"
+"""The line's number the phone simulator writes to."""
+
+
 class Twilio(Provider):
-    """Twilio SMS in and out."""
+    """Twilio SMS in and out (and Twilio-compatible platforms)."""
 
     slug = "twilio"
+    prefix = "TWILIO_"
+    default_tps = DEFAULT_TPS
     endpoints = (
         Endpoint("sms", "message", parse_sms, render_twiml),
         Endpoint("status", "status", parse_status),
     )
+    modes = {"twilio": Mode("SMS via Twilio", "sms", inline=True)}
 
-    def authenticate(self, req: WebRequest, settings) -> None:
-        """Check X-Twilio-Signature over PUBLIC_BASE_URL + path + query (or the request's URL)."""
+    def read_config(self, environ: Mapping[str, str], production: bool) -> TwilioConfig:
+        """TWILIO_* settings; in development a fixed auth token stands in so the simulator can sign."""
+        token = env(environ, "TWILIO_AUTH_TOKEN") or (None if production else DEV_AUTH_TOKEN)
+        return TwilioConfig(tps=read_tps(environ, self.prefix, self.default_tps),
+                            account_sid=env(environ, "TWILIO_ACCOUNT_SID"), auth_token=token,
+                            from_=env(environ, "TWILIO_FROM"), api_url=read_url(environ, "TWILIO_API_URL"))
+
+    def authenticate(self, req: WebRequest, config: TwilioConfig, settings) -> None:
+        """Check X-Twilio-Signature over PUBLIC_BASE_URL + path + query (or the request's URL).
+        Somleng signs the same way, with the account's auth token (its notify-webhook workflow)."""
         signature = req.headers.get("X-Twilio-Signature")
-        token = settings.twilio_auth_token
+        token = config.auth_token
         if not signature or not token:
             raise Rejected(403, "missing X-Twilio-Signature" if token else "Twilio is not configured")
         if settings.public_base_url:
@@ -86,27 +129,49 @@ class Twilio(Provider):
         if not RequestValidator(token).validate(url, req.form, signature):
             raise Rejected(403, "X-Twilio-Signature does not match")
 
-    def send(self, settings, to: str, body: str, status_callback: str | None = None) -> SendResult:
-        """Send through Twilio's REST API (or TWILIO_API_URL) with the official SDK."""
-        if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from):
-            raise SendError("TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM are needed", permanent=True)
-        client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
+    def simulate(self, mode: str, phone: str, text: str, session_id: str | None, config: TwilioConfig,
+                 settings) -> Simulated:
+        """An inbound SMS as Twilio posts it, signed with the auth token."""
+        sid = "SM" + secrets.token_hex(16)
+        form = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
+                "To": SIMULATED_LINE_NUMBER, "Body": text, "NumMedia": "0", "NumSegments": "1",
+                "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+        url = (settings.public_base_url or "http://localhost") + "/webhooks/twilio/sms"
+        signature = RequestValidator(config.auth_token or "").compute_signature(url, form)
+        return Simulated("POST", "/webhooks/twilio/sms", form=form, headers={"X-Twilio-Signature": signature})
+
+    def send(self, config: TwilioConfig, message: Outgoing, settings) -> SendResult:
+        """Send through Twilio's REST API (or TWILIO_API_URL) with the official SDK; Twilio reports
+        delivery to /webhooks/twilio/status when the line knows its public address."""
+        if config.missing():
+            raise SendError(f"{', '.join(config.missing())} not set", outcome=REFUSED)
+        client = Client(config.account_sid, config.auth_token,
                         http_client=TwilioHttpClient(timeout=float(settings.provider_timeout)))  # the SDK waits for ever by default
-        if settings.twilio_api_url:
-            client.api.base_url = settings.twilio_api_url.rstrip("/")
-        kwargs = {"status_callback": status_callback} if status_callback else {}
+        if config.api_url:
+            client.api.base_url = config.api_url
+        kwargs = {}
+        if settings.public_base_url:
+            kwargs["status_callback"] = settings.public_base_url + "/webhooks/twilio/status"
         try:
-            message = client.messages.create(to=to, from_=settings.twilio_from, body=body, **kwargs)
+            sent = client.messages.create(to=message.to, from_=message.sender or config.from_, body=message.body,
+                                          **kwargs)
         except (TwilioRestException, TwilioServiceException) as exc:
-            # Only the recipient's own problems are permanent; a bad token or account is the
-            # operator's to fix, so those messages wait (retries, then dead letters) instead.
-            code = getattr(exc, "code", None)
-            raise SendError(f"twilio {getattr(exc, 'status', '')} {code}", permanent=str(code) in PERMANENT_ERRORS) from None
+            code, status = getattr(exc, "code", None), getattr(exc, "status", None) or 0
+            if str(code) in PERMANENT_ERRORS:
+                outcome = RECIPIENT
+            elif status == 429 or status >= 500:
+                outcome = TRANSIENT
+            else:  # a bad token, account or request: this provider will not send it, another may
+                outcome = REFUSED
+            raise SendError(f"twilio {status} {code}", outcome=outcome) from None
+        except requests.ReadTimeout:
+            raise SendError("twilio did not answer in time (it may have taken the message)", outcome=UNKNOWN) from None
         except (TwilioException, requests.RequestException, OSError, ValueError) as exc:
             raise SendError(f"twilio unreachable or unreadable: {type(exc).__name__}") from None
-        if not message.sid:
-            raise SendError("twilio answered without a message id")
-        return SendResult(message.sid, STATUS.get(message.status or "queued") or "queued")
+        if not sent.sid:
+            raise SendError("twilio answered without a message id", outcome=UNKNOWN)
+        return SendResult(sent.sid, STATUS.get(sent.status or "queued") or "queued")
 
 
 PROVIDER = Twilio()
+"""This module's provider (registered by hotline.channels)."""

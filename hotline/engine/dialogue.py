@@ -93,18 +93,22 @@ class Engine:
 
     # ---- entry points -------------------------------------------------------------
     def ussd(self, state: dict | None, full_text: str, session_id: str, now: float,
-             backend: Backend, lang: str) -> Reply:
-        """Answer one USSD request; `full_text` is every input of the session joined by '*'."""
+             backend: Backend, lang: str, separator: str | None = "*") -> Reply:
+        """Answer one USSD request. `full_text` is every input of the session so far joined by
+        `separator` (a gateway that sends only the latest input: `separator` None). The history is
+        what lets a session whose state was lost be replayed, and a typed `separator` be kept."""
         full_text = full_text or ""
         lang = self.channel_language("ussd", lang)
         if state and state.get("sid") == session_id:
             seen = state.get("seen", 0)
-            if len(full_text) == seen and state.get("mark") == _mark(full_text):  # a resend of the last step
+            if separator is None:
+                new = full_text
+            elif len(full_text) == seen and state.get("mark") == _mark(full_text):  # a resend of the last step
                 return self._show(state)
-            if seen and len(full_text) > seen and full_text[seen] == "*" and _mark(full_text[:seen]) == state.get("mark"):
+            elif seen and len(full_text) > seen and full_text[seen] == separator and _mark(full_text[:seen]) == state.get("mark"):
                 new = full_text[seen + 1:]
             else:
-                new = full_text if not seen else full_text.rsplit("*", 1)[-1]
+                new = full_text if not seen else full_text.rsplit(separator, 1)[-1]
             state = dict(state, ts=now, **_seen(full_text))
             return self._input(state, new, backend)
         saved = state if state and state.get("at") in ("q", "check") and now - state.get("ts", 0) < RESUME_SECONDS else None
@@ -115,7 +119,8 @@ class Engine:
             return self._show(fresh)
         reply = self._show(fresh)
         # Our state was lost (Redis emptied, or another web process) mid-session: replay.
-        for part in (full_text.split("*") if full_text else []):
+        parts = [full_text] if separator is None else full_text.split(separator)
+        for part in (parts if full_text else []):
             if reply.end:
                 break
             reply = self._input(reply.state, part, backend)

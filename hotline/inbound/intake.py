@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hotline import db, reportnumber, reports, routing
+from hotline import db, queues, reportnumber, reports, routing
 from hotline.inbound import conversations
 from hotline.outbound import alerts, outbox
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
@@ -108,7 +108,7 @@ class DbBackend:
                 return known
         number = reportnumber.generate()
         self.pending.append((number, reports.new_values(self.s.vault, draft, self.inbound.sender,
-                                                        self.inbound.provider, self.country, ref)))
+                                                        self.inbound.provider, self.country, ref, self.inbound.to)))
         return number
 
     def update(self, number: str, draft: Draft) -> bool:
@@ -186,10 +186,10 @@ class DbBackend:
         event = reports.acknowledge(self.session, report, contact.id)
         if event is None:
             return "already"
-        self.work.append((outbox.Work("workers.jobs.report_updated", event.id, f"updated-{event.id}"), False))
+        self.work.append((queues.REPORT_UPDATED.work(event.id), False))
         message = alerts.tell_reporter_seen(self.session, self.s, report)
         if message is not None:
-            self.work.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), False))
+            self.work.append((queues.SEND_SMS.work(message.id), False))
         return "done"
 
 
@@ -276,7 +276,7 @@ def _run_step(s: Services, inbound: Inbound, key: str, backend: DbBackend, state
     lang = backend.language()
     message = None
     if inbound.channel == "ussd":
-        reply = s.engine.ussd(state, inbound.text, inbound.session_id or "", now, backend, lang)
+        reply = s.engine.ussd(state, inbound.text, inbound.session_id or "", now, backend, lang, inbound.separator)
     else:
         reply = s.engine.sms(state, inbound.text, now, backend, lang)
     if backend.wrote or not inbound.inline_reply:
@@ -288,12 +288,13 @@ def _run_step(s: Services, inbound: Inbound, key: str, backend: DbBackend, state
             "reply": reply.text, "reply_end": reply.end, "report_id": report_id}).scalar()
         if not inbound.inline_reply and reply.text:
             message = outbox.new_sms(backend.session, s, f"reply:{record_id}", inbound.sender, reply.text,
-                                     purpose="reply", urgent=True, report_id=report_id)
+                                     purpose="reply", urgent=True, report_id=report_id, via=inbound.provider,
+                                     sender=inbound.to)
     backend.commit()
     jobs = [(outbox.routing_work(report_id), urgent) for report_id, urgent in backend.created]
     jobs += backend.work
     if message is not None:
-        jobs.append((outbox.Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"), True))
+        jobs.append((queues.SEND_SMS.work(message.id), True))
     return reply, jobs
 
 
@@ -324,5 +325,5 @@ def _apply_status(s: Services, update: StatusUpdate) -> None:
 
 def handle_session_end(s: Services, end: SessionEnd) -> None:
     """A USSD session ended; a dropped one is kept so the reporter may continue."""
-    if end.status == "Incomplete":
+    if end.dropped:
         conversations.mark_dropped(s.redis, s.vault.lookup_hash(end.sender), end.session_id)

@@ -19,11 +19,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
-def _web_request() -> WebRequest:
-    """The current request as plain data."""
+def _web_request(country: str) -> WebRequest:
+    """The current request as plain data (its form parsed, or its raw body read, only if asked)."""
     return WebRequest(url_source=lambda: request.url, path=request.path,
-                      query_string=request.query_string.decode("latin-1"), args=request.args, form=request.form,
-                      headers=request.headers)
+                      query_string=request.query_string.decode("latin-1"), args=request.args,
+                      form_source=lambda: request.form, headers=request.headers, method=request.method,
+                      body_source=lambda: request.get_data(cache=True), country=country)
 
 
 def _view(provider: Provider, endpoint: Endpoint):
@@ -34,8 +35,9 @@ def _view(provider: Provider, endpoint: Endpoint):
 
         s = current_services()
         try:
-            req = _web_request()
-            provider.authenticate(req, s.settings)
+            request.get_data(cache=True)  # the whole body first: one too long is a 413 before anything else
+            req = _web_request(s.directory.line.country)
+            provider.authenticate(req, s.settings.provider(provider.slug), s.settings)
             parsed = endpoint.parse(req)
         except Rejected as exc:
             return Response(exc.message + "\n", status=exc.status, mimetype="text/plain")
@@ -59,7 +61,8 @@ def _view(provider: Provider, endpoint: Endpoint):
 
 for _provider in channels.PROVIDERS.values():
     for _endpoint in _provider.endpoints:
-        bp.add_url_rule(f"/{_provider.slug}/{_endpoint.path}", view_func=_view(_provider, _endpoint), methods=["POST"])
+        bp.add_url_rule(f"/{_provider.slug}/{_endpoint.path}", view_func=_view(_provider, _endpoint),
+                        methods=list(_endpoint.methods))
 
 
 def init_app(app: Flask) -> None:

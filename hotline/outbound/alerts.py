@@ -1,25 +1,21 @@
 """Alerts to leaders and agencies: words in the recipient's language, one row each, never twice.
 
 An alert names the report's number, type and place, and how to acknowledge it. It never
-carries the reporter's number or the reporter's own words (docs/safety.md rule 1).
+carries the reporter's number or the reporter's own words (docs/safety.md rule 1). Each means
+of delivery (SMS, webhook, email) is a module of hotline.outbound.means.
 """
 from __future__ import annotations
-
-import uuid
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotline import payloads, reports
-from hotline.outbound import outbox
+from hotline import reports
 from hotline.directory import Contact
 from hotline.models import Alert, OutboundMessage, Report
-from hotline.outbound.outbox import Work
+from hotline.outbound import outbox
+from hotline.outbound.means import MEANS
+from hotline.queues import Work
 from hotline.smsbudget import fits_sms
-
-EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated",
-          "located": "report.updated"}
-"""The webhook event (docs/contract.md section 5) for each kind of alert."""
 
 ALERT_PARTS = 2
 """An alert fits in this many SMS parts."""
@@ -48,56 +44,11 @@ def text(s, report: Report, contact: Contact, kind: str) -> str:
     return words
 
 
-def alert_by_sms(session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> OutboundMessage | None:
-    """Create (once) the alert row and its SMS for one contact; None if the contact has no phone."""
-    if not contact.phone:
-        return None
-    existing = session.scalar(select(Alert).where(Alert.report_id == report.id, Alert.contact_id == contact.id,
-                                                  Alert.means == "sms", Alert.kind == kind, Alert.level == level))
-    if existing is not None:
-        return session.get(OutboundMessage, existing.outbound_id) if existing.outbound_id else None
-    message = outbox.new_sms(session, s, f"alert:{report.id}:{contact.id}:{kind}:{level}", contact.phone,
-                             text(s, report, contact, kind), purpose="alert", urgent=s.directory.types.is_urgent(report.type),
-                             report_id=report.id, contact_id=contact.id)
-    session.add(Alert(report_id=report.id, contact_id=contact.id, means="sms", level=level, kind=kind,
-                      outbound_id=message.id))
-    return message
-
-
 def alert_contact(session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> list[Work]:
-    """Create (once) every delivery of one alert to one contact, by every means it has; returns the work to enqueue."""
-    work: list[Work] = []
-    if kind != "updated" and (contact.kind == "leader" or contact.phone):
-        message = alert_by_sms(session, s, report, contact, kind, level)
-        if message is not None and message.status == "pending":
-            work.append(Work("workers.jobs.send_sms", message.id, f"sms-{message.id}"))
-    if contact.kind != "agency":
-        return work
-    if contact.webhook:
-        alert = _delivery(session, report, contact, "webhook", kind, level,
-                          lambda: {"event": EVENTS[kind], "report": payloads.report_payload(s, report)})
-        if alert.status == "pending":
-            work.append(Work("workers.jobs.deliver_webhook", alert.id, f"webhook-{alert.id}"))
-    if contact.email and s.settings.smtp_host and kind != "updated":
-        alert = _delivery(session, report, contact, "email", kind, level,
-                          lambda: {"subject": f"{s.directory.line.name}: {report.type} {report.number}",
-                                   "text": text(s, report, contact, kind)})
-        if alert.status == "pending":
-            work.append(Work("workers.jobs.send_email", alert.id, f"email-{alert.id}"))
-    return work
-
-
-def _delivery(session: Session, report: Report, contact: Contact, means: str, kind: str, level: int, payload) -> Alert:
-    """The alert row for a webhook or email delivery, created once with its payload."""
-    existing = session.scalar(select(Alert).where(Alert.report_id == report.id, Alert.contact_id == contact.id,
-                                                  Alert.means == means, Alert.kind == kind, Alert.level == level))
-    if existing is not None:
-        return existing
-    alert = Alert(report_id=report.id, contact_id=contact.id, means=means, level=level, kind=kind, status="pending",
-                  delivery_id=str(uuid.uuid4()), payload=payload(), attempts=0)
-    session.add(alert)
-    session.flush()
-    return alert
+    """Create (once) every delivery of one alert to one contact, by every means it has; the work to enqueue."""
+    work = [means.create(session, s, report, contact, kind, level)
+            for means in MEANS.values() if means.wanted(s, contact, kind)]
+    return [w for w in work if w is not None]
 
 
 def was_alerted(session: Session, report: Report, contact_id: str) -> bool:
@@ -117,4 +68,5 @@ def tell_reporter_seen(session: Session, s, report: Report) -> OutboundMessage |
         return None
     words = s.engine.config.text(report.language, "alert_reporter_seen", number=report.number)
     return outbox.new_sms(session, s, f"seen:{report.id}", phone, words, purpose="follow_up",
-                          urgent=s.directory.types.is_urgent(report.type), report_id=report.id)
+                          urgent=s.directory.types.is_urgent(report.type), report_id=report.id,
+                          via=report.provider, sender=report.line_number)

@@ -8,8 +8,10 @@ from rq.registry import FailedJobRegistry
 from hotline import queues
 from hotline.models import Alert, OutboundMessage
 
-ROWS = {"workers.jobs.send_sms": OutboundMessage, "workers.jobs.deliver_webhook": Alert, "workers.jobs.send_email": Alert}
-"""The row each delivery job works on, reset to pending when it is requeued."""
+ROWS = {queues.SEND_SMS.func: OutboundMessage, queues.DELIVER.func: Alert,
+        "workers.jobs.deliver_webhook": Alert, "workers.jobs.send_email": Alert}
+"""The row each delivery job works on, reset to pending when it is requeued (with the names webhook
+and email deliveries had before, for dead letters from then)."""
 
 
 def list_dead(s) -> list[dict]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from redis.exceptions import RedisError
@@ -18,11 +17,10 @@ from sqlalchemy.orm import Session
 from hotline import queues, reports
 from hotline.channels.base import StatusUpdate
 from hotline.models import Alert, OutboundMessage, Report, utcnow
+from hotline.outbound.claims import STATUS_ORDER
+from hotline.queues import Work
 
 log = logging.getLogger(__name__)
-
-STATUS_ORDER = {"pending": 0, "queued": 1, "sent": 2, "delivered": 3, "failed": 3}
-"""A status never moves backwards (callbacks arrive out of order and twice)."""
 
 JOB_TIMEOUT = 60
 """Seconds a single job may run."""
@@ -31,22 +29,21 @@ RESULT_TTL, FAILURE_TTL = 3600, 30 * 86400
 """How long rq keeps a finished job's result, and a failed job (for `dead-letters`)."""
 
 
-@dataclass(frozen=True)
-class Work:
-    """One job to enqueue after commit: a job function (by name), the row id it takes, its job id."""
-
-    func: str
-    id: int
-    job_id: str
-
-
 def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urgent: bool = False,
-            report_id: int | None = None, contact_id: str | None = None) -> OutboundMessage:
-    """Create (once, by key) an SMS to send; the caller's transaction stores it."""
+            report_id: int | None = None, contact_id: str | None = None, via: str | None = None,
+            sender: str | None = None) -> OutboundMessage:
+    """Create (once, by key) an SMS to send; the caller's transaction stores it. A message to a
+    reporter names the provider they used (`via`) and the number they wrote to (`sender`): it
+    leaves only through them (pinned). Any other starts with the first provider of SMS_PROVIDERS."""
+    from hotline.outbound import sending
+
     existing = session.scalar(select(OutboundMessage).where(OutboundMessage.key == key))
     if existing is not None:
         return existing
-    message = OutboundMessage(key=key, purpose=purpose, provider=s.settings.sms_provider,
+    to_reporter = contact_id is None and purpose in sending.REPORTER_PURPOSES
+    provider = sending.reporter_provider(s, via) if to_reporter else s.settings.sms_providers[0]
+    message = OutboundMessage(key=key, purpose=purpose, provider=provider, pinned=to_reporter,
+                              sender=sender if to_reporter and provider == via else None,
                               recipient=s.vault.encrypt(to), recipient_hash=s.vault.lookup_hash(to),
                               contact_id=contact_id, report_id=report_id, body=body, urgent=urgent, status="pending")
     session.add(message)
@@ -57,8 +54,7 @@ def new_sms(session: Session, s, key: str, to: str, body: str, purpose: str, urg
 def routing_work(report_id: int, again: bool = False) -> Work:
     """The job that routes a report just stored (`again`: one whose place the reporter just gave,
     under a job id of its own, since the first routing's job may still be in Redis)."""
-    suffix = f"-{uuid.uuid4().hex[:12]}" if again else ""
-    return Work("workers.jobs.route_report", report_id, f"route-{report_id}{suffix}")
+    return queues.ROUTE.work(report_id, f"-{uuid.uuid4().hex[:12]}" if again else "")
 
 
 def add_new_jobs(s, pipe, items: list[tuple[Work, bool]]) -> None:
@@ -68,7 +64,7 @@ def add_new_jobs(s, pipe, items: list[tuple[Work, bool]]) -> None:
     because it may find the job still waiting). Routing is not retried by rq: the sweep routes
     a report again if its job is lost or fails. Deliveries are retried with backoff."""
     for work, urgent in items:
-        retry = None if work.func == "workers.jobs.route_report" else _retry(s)
+        retry = None if work.func == queues.ROUTE.func else _retry(s)
         queues.queue(queues.URGENT if urgent else queues.DEFAULT, s.redis).enqueue_call(
             work.func, (work.id,), job_id=work.job_id, timeout=JOB_TIMEOUT, result_ttl=RESULT_TTL,
             failure_ttl=FAILURE_TTL, retry=retry, pipeline=pipe)
@@ -127,9 +123,6 @@ def apply_status(session: Session, s, message: OutboundMessage, update: StatusUp
         reports.reporter(session, message.recipient_hash).opted_out = True
 
 
-JOB_FOR_MEANS = {"webhook": "deliver_webhook", "email": "send_email"}
-"""The job that delivers an alert row by each means that keeps its own state."""
-
 STALE_ROUTING_SECONDS = 300
 """A report enqueued this long ago and still unrouted lost its job (a killed worker): enqueue a new one."""
 
@@ -153,28 +146,34 @@ def sweep(s, grace_seconds: int | None = None) -> dict[str, int]:
             .where(OutboundMessage.status == "pending")).all()
         alert_rows = session.execute(
             select(Alert.id, Alert.means, Alert.updated_at, Alert.claimed_until, Alert.attempts)
-            .where(Alert.status == "pending", Alert.means.in_(tuple(JOB_FOR_MEANS)))).all()
+            .where(Alert.status == "pending", Alert.means.in_(_stateful_means()))).all()
     counts = {"reports": 0, "messages": 0, "deliveries": 0}
     for row in report_rows:
         since = row.routing_enqueued_at or row.created_at
         if _older(since, cutoff):
-            job_id = f"route-{row.id}" if not _older(since, stale) else f"route-{row.id}-{int(now.timestamp())}"
-            if _enqueue(s, queues.URGENT if s.directory.types.is_urgent(row.type) else queues.DEFAULT, "workers.jobs.route_report",
-                        row.id, job_id=job_id):
+            work = queues.ROUTE.work(row.id, "" if not _older(since, stale) else f"-{int(now.timestamp())}")
+            if _enqueue(s, queues.URGENT if s.directory.types.is_urgent(row.type) else queues.DEFAULT, work.func,
+                        row.id, job_id=work.job_id):
                 _mark_enqueued(s, row.id)
             counts["reports"] += 1
-    deliveries = [("messages", "send_sms", "sms", row, row.urgent) for row in message_rows]
-    deliveries += [("deliveries", JOB_FOR_MEANS[row.means], row.means, row, False) for row in alert_rows]
-    for count, func, prefix, row, urgent in deliveries:
+    deliveries = [("messages", queues.SEND_SMS, row, row.urgent) for row in message_rows]
+    deliveries += [("deliveries", queues.DELIVER, row, False) for row in alert_rows]
+    for count, kind, row, urgent in deliveries:
         if row.claimed_until is not None and not _older(row.claimed_until, now):
             continue  # a worker is sending it right now
         if not _older(row.updated_at, cutoff):
             continue
         dead_worker = row.claimed_until is not None  # claimed, never finished, claim ran out
-        job_id = f"{prefix}-{row.id}" + (f"-r{row.attempts}" if dead_worker else "")
-        enqueue(s, Work(f"workers.jobs.{func}", row.id, job_id), urgent)
+        enqueue(s, kind.work(row.id, f"-r{row.attempts}" if dead_worker else ""), urgent)
         counts[count] += 1
     return counts
+
+
+def _stateful_means() -> tuple[str, ...]:
+    """The means whose alert rows carry their own delivery state (webhook, email)."""
+    from hotline.outbound.means import MEANS
+
+    return tuple(slug for slug, means in MEANS.items() if means.keeps_state)
 
 
 def _older(moment, cutoff) -> bool:

@@ -3,58 +3,43 @@ real webhooks, with the providers' own payloads, signed or carrying the token, a
 outbox of every SMS the console provider 'sent'."""
 from __future__ import annotations
 
-import secrets
-import urllib.parse
-
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
-from hotline import smsbudget
-
+from hotline import channels, smsbudget
+from hotline.channels.base import Mode, Provider
 from hotline.models import OutboundMessage
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates", static_folder="static")
 
-MODES = ("ussd", "twilio", "at-sms")
-"""USSD over Africa's Talking, SMS over Twilio, SMS over Africa's Talking."""
 
-SHORT_CODE = "*384*123#"
-LINE_NUMBER = "+85512345000"
+def modes() -> dict[str, tuple[Provider, Mode]]:
+    """Every way the simulated phone can reach the line, by name: each provider module says how it
+    calls the line (USSD over Africa's Talking, SMS over Twilio, Africa's Talking or Kannel)."""
+    every = [(name, (provider, mode)) for provider in channels.PROVIDERS.values() for name, mode in provider.modes.items()]
+    return dict(sorted(every, key=lambda item: item[1][1].channel != "ussd"))  # dialling first: the phone's default
 
 
-def payload(mode: str, phone: str, text: str, session_id: str | None, full_text: str | None) -> tuple[str, dict]:
-    """(webhook path, form fields) as the provider would send them."""
-    if mode == "ussd":
-        return "/webhooks/africastalking/ussd", {
-            "sessionId": session_id or f"ATUid_{secrets.token_hex(16)}", "serviceCode": SHORT_CODE,
-            "phoneNumber": phone, "networkCode": "99999", "text": full_text if full_text is not None else text}
-    if mode == "twilio":
-        sid = "SM" + secrets.token_hex(16)
-        return "/webhooks/twilio/sms", {
-            "MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
-            "From": phone, "To": LINE_NUMBER, "Body": text, "NumMedia": "0", "NumSegments": "1",
-            "SmsStatus": "received", "ApiVersion": "2010-04-01"}
-    return "/webhooks/africastalking/sms", {
-        "from": phone, "to": "21512", "text": text, "id": secrets.token_hex(16),
-        "date": "2026-01-01 00:00:00", "networkCode": "99999"}
+MODES = tuple(modes())
+"""The simulator's mode names."""
 
 
 def deliver(app: Flask, mode: str, phone: str, text: str, session_id: str | None = None,
             full_text: str | None = None) -> dict:
-    """Post one provider request to the app's own webhook, signed or with the token."""
+    """Make one provider request to the app's own webhook, exactly as the provider would."""
     settings = app.extensions["hotline"].settings
-    path, form = payload(mode, phone, text, session_id, full_text)
-    headers = {}
-    query = f"?token={urllib.parse.quote(settings.at_webhook_token)}" if settings.at_webhook_token and mode != "twilio" else ""
+    provider, info = modes()[mode]
+    typed = full_text if full_text is not None and info.channel == "ussd" else text
+    req = provider.simulate(mode, phone, typed, session_id, settings.provider(provider.slug), settings)
     base = settings.public_base_url or "http://localhost"
-    if mode == "twilio":
-        headers["X-Twilio-Signature"] = RequestValidator(settings.twilio_auth_token or "").compute_signature(base + path, form)
+    path = req.path + (f"?{req.query}" if req.query else "")
     with app.test_client() as client:
-        response = client.post(path + query, data=form, headers=headers, base_url=base)
+        response = client.open(path, method=req.method, data=dict(req.form) or None, headers=dict(req.headers),
+                               base_url=base)
     body = response.get_data(as_text=True)
-    result = {"status": response.status_code, "body": body, "session_id": form.get("sessionId"), "path": path}
-    if mode == "ussd" and response.status_code == 200:
+    result = {"status": response.status_code, "body": body, "session_id": req.session_id, "path": req.path,
+              "inline": info.inline}
+    if info.channel == "ussd" and response.status_code == 200:
         enc = smsbudget.encoding(body)  # what the screen holds, as the check counts it (CON/END included)
         result["screen"] = {"units": smsbudget.units(body, enc), "limit": smsbudget.USSD_PAGE[enc], "encoding": enc}
     return result
@@ -65,8 +50,10 @@ def page():
     """The phone."""
     s = current_app.extensions["hotline"]
     contacts = [{"id": c.id, "name": c.name, "phone": c.phone, "kind": c.kind} for c in s.directory.contacts if c.phone]
-    return render_template("simulator.html", line=s.directory.line, contacts=contacts, modes=MODES,
-                           short_code=SHORT_CODE)
+    info = {name: {"label": mode.label, "channel": mode.channel, "inline": mode.inline}
+            for name, (_, mode) in modes().items()}
+    dial = next((mode.dial for _, mode in modes().values() if mode.dial), "")
+    return render_template("simulator.html", line=s.directory.line, contacts=contacts, modes=info, short_code=dial)
 
 
 @bp.post("/api/send")

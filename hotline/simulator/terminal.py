@@ -25,7 +25,6 @@ from typing import Callable, TextIO
 import requests
 
 DEFAULT_URL = "http://127.0.0.1:5000"
-MODES = ("ussd", "twilio", "at-sms")
 SHORT_CODE = "*384*123#"
 SCREEN_WIDTH = 30
 """Characters per line of the printed screen (a basic phone shows fewer; this keeps it readable)."""
@@ -353,7 +352,7 @@ class Phone:
             if result.get("status") != 200:
                 self.say(describe_error(result))
                 continue
-            if self.mode == "twilio":
+            if result.get("inline"):  # the provider answers in its reply (Twilio's TwiML), not later
                 for text in twiml_messages(result.get("body") or ""):
                     self.say(f"[SMS from the line] {text}")
                 self.show_inbox(wait=False)
@@ -366,8 +365,10 @@ class Phone:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The simulator's options (shared with `python -m hotline simulate`)."""
     parser.add_argument("--url", default=DEFAULT_URL, help=f"base URL of the running line (default {DEFAULT_URL})")
-    parser.add_argument("--mode", choices=MODES, default="ussd",
-                        help="ussd: dial the menu; twilio: SMS answered inline; at-sms: SMS answered via the outbox")
+    from hotline.simulator import modes
+
+    parser.add_argument("--mode", choices=tuple(modes()), default="ussd",
+                        help="; ".join(f"{name}: {mode.label}" for name, (_, mode) in modes().items()))
     parser.add_argument("--phone", help="this phone's number, e.g. +85591234567 (default: a random fictional one)")
 
 

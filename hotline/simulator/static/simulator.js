@@ -38,7 +38,8 @@
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
   function now() { var d = new Date(); return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); }
   function mode() { return modeEl.value; }
-  function isSms() { return mode() !== "ussd"; }
+  function modeInfo() { return DATA.modes[mode()] || { label: mode(), channel: "sms", inline: false }; }
+  function isSms() { return modeInfo().channel !== "ussd"; }
   function phone() { return normalisePhone(phoneEl.value) || ""; }
 
   function normalisePhone(raw) {
@@ -106,7 +107,7 @@
   function render() {
     var sms = isSms();
     var p = phone();
-    sbMode.textContent = (sms ? (mode() === "twilio" ? "SMS·Twilio" : "SMS·AT") : "USSD") + " " + (p || "no number");
+    sbMode.textContent = (sms ? "SMS" : "USSD") + " " + (p || "no number");
     if (sms) state.unread[p] = 0;
     var n = state.unread[p] || 0;
     sbUnread.textContent = n ? "\u2709 " + n : "";
@@ -241,14 +242,15 @@
   function smsSend() {
     var p = phone(), text = entry.value, m = mode();
     if (!text.trim()) { setHint("Type a message first."); return; }
-    addToThread(p, { dir: "out", text: text, meta: m === "twilio" ? "via Twilio" : "via Africa's Talking" });
+    var info = modeInfo();
+    addToThread(p, { dir: "out", text: text, meta: info.label });
     entry.value = "";
     run(send({ mode: m, phone: p, text: text }), function (res) {
       if (res.status !== 200) {
         addToThread(p, { dir: "error", text: "HTTP " + res.status + ": " + (res.body || "").trim() });
         return;
       }
-      if (m === "twilio") {
+      if (info.inline) {
         var msgs = twimlMessages(res.body);
         msgs.forEach(function (t) {
           addToThread(p, { dir: "in", text: t, meta: "inline reply" });
@@ -399,7 +401,7 @@
 
   // Start: the last mode and villager number survive a reload.
   var savedMode = load("sim.mode");
-  if (savedMode && DATA.modes.indexOf(savedMode) >= 0) modeEl.value = savedMode;
+  if (savedMode && Object.prototype.hasOwnProperty.call(DATA.modes, savedMode)) modeEl.value = savedMode;
   phoneEl.value = normalisePhone(load("sim.villager") || "") || randomPhone();
   if (contactsByPhone[phoneEl.value]) contactEl.value = contactsByPhone[phoneEl.value].id;
   if (!isSms()) entry.value = SHORT_CODE;
