@@ -30,6 +30,8 @@ START_WAIT = 20.0
 """Seconds bearerbox and smsbox may take to answer, and the SMPP bind to come up."""
 STOP_WAIT = 10.0
 """Seconds a box may take to stop after SIGTERM before it is killed."""
+SMSBOX_GRACE = 1.0
+"""Seconds smsbox gets to stop alone before bearerbox is told to stop too."""
 LOG_TAIL = 40
 """Lines of each log shown when something fails."""
 TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~-]+$")
@@ -188,17 +190,18 @@ class Kannel:
         return self
 
     def stop(self) -> None:
-        """SIGTERM smsbox, then bearerbox (which unbinds from the SMSC); kill whichever lingers."""
-        for name in ("smsbox", "bearerbox"):
-            box = self._boxes.pop(name, None)
-            if box is None or box.poll() is not None:
-                continue
-            box.send_signal(signal.SIGTERM)
-            try:
-                box.wait(STOP_WAIT)
-            except subprocess.TimeoutExpired:
-                box.kill()
-                box.wait()
+        """SIGTERM smsbox, then bearerbox (which unbinds from the SMSC); kill whichever lingers.
+        An smsbox holding a message bearerbox has queued waits for bearerbox, and leaves when it goes."""
+        smsbox, bearerbox = self._boxes.pop("smsbox", None), self._boxes.pop("bearerbox", None)
+        _terminate(smsbox, SMSBOX_GRACE)
+        _terminate(bearerbox, STOP_WAIT)
+        for box in (smsbox, bearerbox):
+            if box is not None and box.poll() is None:
+                try:
+                    box.wait(STOP_WAIT)
+                except subprocess.TimeoutExpired:
+                    box.kill()
+                    box.wait()
 
     def __enter__(self) -> "Kannel":
         return self.start()
@@ -259,3 +262,13 @@ class Kannel:
                 raise KannelError(f"waiting for {what}: {why}\n{self.logs()}")
             time.sleep(0.05)
 
+
+def _terminate(box: subprocess.Popen | None, grace: float) -> None:
+    """SIGTERM a running box and give it `grace` seconds to exit (it may still be running after)."""
+    if box is None or box.poll() is not None:
+        return
+    box.send_signal(signal.SIGTERM)
+    try:
+        box.wait(grace)
+    except subprocess.TimeoutExpired:
+        pass

@@ -221,13 +221,15 @@ class SMSC:
 
     # ------------------------------------------------------------- MO: a phone sends to the short code
     def send_mo(self, sender: str, text: str, to: str, *, data_coding: int | None = None,
-                timeout: float = RESPONSE_WAIT) -> list[int]:
+                sender_ton: int | None = None, timeout: float = RESPONSE_WAIT) -> list[int]:
         """Deliver what a phone typed as deliver_sm, one per part, as a real SMSC does: GSM 03.38
         (data_coding 0) when every character is in it, else UCS-2 (8, UTF-16BE); a text too long for
-        one SMS goes as parts with a concatenation UDH. Returns Kannel's command_status per part."""
+        one SMS goes as parts with a concatenation UDH. The sender '+855…' goes as TON 1 without its
+        '+', any other as TON 2, unless sender_ton says otherwise. Returns Kannel's command_status per part."""
         coding = encoding.coding_for(text) if data_coding is None else data_coding
         parts = encoding.split(text, coding)
         ton, address = _address(sender)
+        ton = ton if sender_ton is None else sender_ton
         statuses = []
         for short_message in parts:
             statuses.append(self._deliver(timeout, source_addr_ton=ton, source_addr_npi=NPI_E164, source_addr=address,
@@ -259,11 +261,12 @@ class SMSC:
         with self._lock:
             self._rejections.append(status)
 
-    def send_receipt(self, message_id: str, stat: str = "DELIVRD", err: str = "000",
+    def send_receipt(self, message_id: str, stat: str = "DELIVRD", err: str = "000", *, tlvs: bool = True,
                      timeout: float = RESPONSE_WAIT) -> int:
         """Send the delivery receipt of a submitted message: deliver_sm with esm_class 0x04, the standard
-        'id:… sub:… dlvrd:… submit date:… done date:… stat:… err:… text:…' text and the
-        receipted_message_id and message_state TLVs. Returns Kannel's command_status."""
+        'id:… sub:… dlvrd:… submit date:… done date:… stat:… err:… text:…' text and (unless tlvs is
+        false, as some SMSCs send them) the receipted_message_id and message_state TLVs. Returns
+        Kannel's command_status."""
         mt = next((m for m in self.submitted() if m.message_id == message_id), None)
         if mt is None:
             raise SMSCError(f"no submit_sm was answered with message id {message_id!r}")
@@ -277,8 +280,9 @@ class SMSC:
         return self._deliver(timeout, source_addr_ton=mt.dest_ton, source_addr_npi=NPI_E164,
                              source_addr=mt.destination, dest_addr_ton=mt.source_ton, dest_addr_npi=NPI_E164,
                              destination_addr=mt.source, esm_class=ESM_RECEIPT, data_coding=encoding.DC_DEFAULT,
-                             short_message=encoding.gsm_encode(_gsm_safe(text)), receipted_message_id=message_id,
-                             message_state=RECEIPT_STATES[stat])
+                             short_message=encoding.gsm_encode(_gsm_safe(text)),
+                             **({"receipted_message_id": message_id, "message_state": RECEIPT_STATES[stat]}
+                                if tlvs else {}))
 
     # ------------------------------------------------------------- internals
     def _deliver(self, timeout: float, **fields) -> int:
