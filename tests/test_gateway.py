@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -360,6 +361,78 @@ def test_smsc_down_is_queued_and_smsbox_down_is_refused(kannel_stack, line):
             stack.sendsms("+85512345678", "nobody home")
         except urllib.error.URLError as exc:
             raise exc.reason
+
+
+def test_a_refused_bind_fails_the_start_at_once_with_the_logs(kannel_stack, tmp_path):
+    from hotline.gateway.smsc import SMSC
+
+    with SMSC("hotline", "right") as smsc:
+        config = kannel.KannelConfig(smsc_port=smsc.port, smsc_system_id="hotline", smsc_password="wrong",
+                                     mo_url="http://127.0.0.1:9/webhooks/kannel/sms")
+        started = time.monotonic()
+        with pytest.raises(kannel.KannelError, match=r"(?s)refused Kannel's bind.*Invalid Password"):
+            kannel.Kannel(config, tmp_path).start()
+        assert time.monotonic() - started < 5
+
+
+# ------------------------------------------------------------------ docs/kannel.conf, as operators use it
+
+DOCS_CONF = Path(__file__).resolve().parent.parent / "docs" / "kannel.conf"
+
+
+def filled_in(text: str, values: dict[str, object], replacements: dict[str, str]) -> str:
+    """docs/kannel.conf with each `key = value` line's value replaced, and placeholders replaced."""
+    for key, value in values.items():
+        text, count = re.subn(rf"^{re.escape(key)} = .*$", f"{key} = {value}", text, flags=re.M)
+        assert count == 1, f"docs/kannel.conf should set {key} once"
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+def test_docs_kannel_conf_runs_and_wires_the_line_as_the_contract_says(kannel_stack, line, tmp_path):
+    from hotline.gateway.smsc import SMSC
+
+    with SMSC("aggregator1", "secret8c") as smsc:
+        config = kannel.KannelConfig(smsc_port=smsc.port, smsc_system_id="aggregator1",
+                                     smsc_password="secret8c", mo_url="unused")
+        text = filled_in(DOCS_CONF.read_text(encoding="utf-8"), {
+            "admin-port": config.admin_port, "smsbox-port": config.smsbox_port,
+            "bearerbox-port": config.smsbox_port, "sendsms-port": config.sendsms_port,
+            "admin-password": f'"{config.admin_password}"', "status-password": '"status-pw"', "password": f'"{config.sendsms_password}"',
+            "host": '"127.0.0.1"', "port": smsc.port, "smsc-username": '"aggregator1"',
+            "smsc-password": '"secret8c"', "reconnect-delay": 1,
+        }, {"/var/log/kannel/": f"{tmp_path}/", "/var/spool/kannel/": f"{tmp_path}/",
+            "https://CHANGE-ME.line.example.org": line.url, "CHANGE-ME-webhook-token": "docs-token"})
+        (tmp_path / "store").mkdir()
+        assert not [ln for ln in text.splitlines() if "CHANGE-ME" in ln and not ln.startswith("#")]
+        gateway = kannel.Kannel(config, tmp_path, text)
+        try:
+            gateway.start()
+        except kannel.KannelError as exc:
+            pytest.fail(f"docs/kannel.conf does not run: {exc}")
+        try:
+            smsc.wait_bound()
+            phone = new_phone()
+            smsc.send_mo(phone, KHMER, SHORT_CODE)
+            call = line.expect(mo_from(phone))
+            assert (call.field("token"), call.field("to"), call.field("coding"), call.field("charset")) == \
+                ("docs-token", SHORT_CODE, "0", "UTF-8")
+            assert line_text(call.fields()) == KHMER
+            query = urllib.parse.urlencode({
+                "username": "hotline", "password": config.sendsms_password, "from": SHORT_CODE, "to": phone,
+                "text": KHMER, "coding": "2", "charset": "UTF-8", "dlr-mask": "27",
+                "dlr-url": f"{line.url}/webhooks/kannel/status?token=docs-token&id=docs-1&status=%d"})
+            with urllib.request.urlopen(f"{gateway.sendsms_url}?{query}", timeout=WAIT) as answer:
+                assert (answer.status, answer.read()) == (202, b"0: Accepted for delivery")
+            [mt] = smsc.wait_submitted(1)
+            assert (mt.destination, mt.data_coding, mt.text) == (phone[1:], encoding.DC_UCS2, KHMER)
+            assert line.expect(dlr_of("docs-1")).field("status") == "8"
+            smsc.send_receipt(mt.message_id)
+            assert line.expect(dlr_of("docs-1")).field("status") == "1"
+        finally:
+            gateway.stop()
 
 
 # ------------------------------------------------------------------ the simulator's HTTP API

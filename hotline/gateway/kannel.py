@@ -157,8 +157,10 @@ max-messages = 0
 class Kannel:
     """bearerbox and smsbox running from a KannelConfig in a folder of their own."""
 
-    def __init__(self, config: KannelConfig, folder: Path):
-        self.config, self.folder = config, Path(folder)
+    def __init__(self, config: KannelConfig, folder: Path, text: str | None = None):
+        """`text`, when given, is the kannel.conf to run instead of config.render(): it must use
+        config's admin, smsbox and sendsms ports and its admin password."""
+        self.config, self.folder, self.text = config, Path(folder), text
         self.conf_path = self.folder / "kannel.conf"
         self._boxes: dict[str, subprocess.Popen] = {}
 
@@ -177,11 +179,11 @@ class Kannel:
         if not installed():
             raise KannelError(f"Kannel is not installed ({BEARERBOX} or {SMSBOX} missing): {INSTALL_HINT}")
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.conf_path.write_text(self.config.render(self.folder), encoding="utf-8")
+        self.conf_path.write_text(self.text or self.config.render(self.folder), encoding="utf-8")
         deadline = time.monotonic() + timeout
         try:
             self._spawn("bearerbox", BEARERBOX)
-            self._wait(deadline, "the SMPP bind to come up", lambda: self.status().get("smsc", "").startswith("online"))
+            self._wait(deadline, "the SMPP bind to come up", self._bound)
             self._spawn("smsbox", SMSBOX)
             self._wait(deadline, "smsbox to connect and sendsms to answer", self._smsbox_ready)
         except BaseException:
@@ -210,8 +212,8 @@ class Kannel:
         self.stop()
 
     def status(self) -> dict[str, str]:
-        """bearerbox's status.xml reduced to {'smsc': '<state of our SMSC>', 'smsbox': '<its status>'};
-        empty while bearerbox does not answer."""
+        """bearerbox's status.xml reduced to {'smsc': '<state of its (first) SMSC>', 'smsbox': '<its
+        status>'}; empty while bearerbox does not answer."""
         url = f"{self.admin_url}/status.xml?password={urllib.parse.quote(self.config.admin_password)}"
         try:
             with urllib.request.urlopen(url, timeout=2) as answer:
@@ -220,8 +222,7 @@ class Kannel:
             return {}
         found = {}
         for smsc in root.iter("smsc"):
-            if (smsc.findtext("id") or smsc.findtext("name") or "").startswith(SMSC_ID):
-                found["smsc"] = (smsc.findtext("status") or "").strip()
+            found.setdefault("smsc", (smsc.findtext("status") or "").strip())
         for box in root.iter("box"):
             if (box.findtext("type") or "") == "smsbox":
                 found["smsbox"] = (box.findtext("status") or "").strip()
@@ -242,6 +243,12 @@ class Kannel:
                                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.folder,
                                              start_new_session=True)
         out.close()
+
+    def _bound(self) -> bool:
+        state = self.status().get("smsc", "")
+        if state == "dead":  # Kannel gives up on an SMSC that refuses its bind (e.g. a wrong password)
+            raise KannelError(f"the SMSC refused Kannel's bind (its status is 'dead')\n{self.logs()}")
+        return state.startswith("online")
 
     def _smsbox_ready(self) -> bool:
         if "smsbox" not in self.status():
