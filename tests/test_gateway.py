@@ -489,9 +489,10 @@ def test_gsm_03_38_round_trips_and_refuses_what_it_lacks():
         encoding.gsm_encode("ក")
 
 
-def test_the_simulator_refuses_a_bind_with_the_wrong_password():
+def test_the_simulator_refuses_a_bind_with_the_wrong_password_and_answers_enquire_link():
     smpplib_client = pytest.importorskip("smpplib.client")
     from smpplib import consts, exceptions
+    from smpplib.smpp import make_pdu
 
     from hotline.gateway.smsc import SMSC
 
@@ -503,6 +504,8 @@ def test_the_simulator_refuses_a_bind_with_the_wrong_password():
                 if ok:
                     client.bind_transceiver(system_id="hotline", password=password)
                     assert smsc.bound()
+                    client.send_pdu(make_pdu("enquire_link", client=client))
+                    assert client.read_pdu().command == "enquire_link_resp"
                 else:
                     with pytest.raises(exceptions.PDUError) as refused:
                         client.bind_transceiver(system_id="hotline", password=password)
