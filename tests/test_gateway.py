@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from hotline.gateway import encoding, kannel
+from hotline.gateway import encoding, kannel, kannelconf
 from hotline.gateway.encoding import Part
 
 SHORT_CODE = "1700"
@@ -228,15 +228,20 @@ def test_without_mo_recode_khmer_arrives_as_utf16be_and_percent_a_breaks_it_at_z
     assert call.body.decode("utf-16-be") == KHMER
 
 
-def test_the_line_failing_gets_no_reply_sms_and_a_retry_only_when_configured(stacks, stack, line):
+def test_a_failed_call_is_lost_without_http_request_retry_and_never_answered_by_sms(stacks, line):
+    once = stacks(http_request_retry=0)
+    once.smsc.clear()
     phone = new_phone()
     line.answers[:] = [500]
-    stack.send_mo(phone, "hello")
+    once.send_mo(phone, "hello")
     line.expect(mo_from(phone))
     line.none(mo_from(phone))
-    assert stack.smsc.submitted() == []  # no "Request Failed" SMS to the phone: max-messages = 0
+    assert once.smsc.submitted() == []  # no "Request Failed" SMS to the phone: max-messages = 0
 
+
+def test_http_request_retry_calls_again_with_the_same_id(stacks, line):
     retrying = stacks(http_request_retry=2, http_queue_delay=1)
+    phone = new_phone()
     line.answers[:] = [503]
     retrying.send_mo(phone, "hello again")
     first = line.expect(mo_from(phone))
@@ -367,7 +372,7 @@ def test_a_refused_bind_fails_the_start_at_once_with_the_logs(kannel_stack, tmp_
     from hotline.gateway.smsc import SMSC
 
     with SMSC("hotline", "right") as smsc:
-        config = kannel.KannelConfig(smsc_port=smsc.port, smsc_system_id="hotline", smsc_password="wrong",
+        config = kannelconf.KannelConfig(smsc_port=smsc.port, smsc_system_id="hotline", smsc_password="wrong",
                                      mo_url="http://127.0.0.1:9/webhooks/kannel/sms")
         started = time.monotonic()
         with pytest.raises(kannel.KannelError, match=r"(?s)refused Kannel's bind.*Invalid Password"):
@@ -395,12 +400,13 @@ def test_docs_kannel_conf_runs_and_wires_the_line_as_the_contract_says(kannel_st
     from hotline.gateway.smsc import SMSC
 
     with SMSC("aggregator1", "secret8c") as smsc:
-        config = kannel.KannelConfig(smsc_port=smsc.port, smsc_system_id="aggregator1",
+        config = kannelconf.KannelConfig(smsc_port=smsc.port, smsc_system_id="aggregator1",
                                      smsc_password="secret8c", mo_url="unused")
         text = filled_in(DOCS_CONF.read_text(encoding="utf-8"), {
             "admin-port": config.admin_port, "smsbox-port": config.smsbox_port,
             "bearerbox-port": config.smsbox_port, "sendsms-port": config.sendsms_port,
-            "admin-password": f'"{config.admin_password}"', "status-password": '"status-pw"', "password": f'"{config.sendsms_password}"',
+            "admin-password": f'"{config.admin_password}"', "status-password": '"status-pw"',
+            "password": f'"{config.sendsms_password}"',
             "host": '"127.0.0.1"', "port": smsc.port, "smsc-username": '"aggregator1"',
             "smsc-password": '"secret8c"', "reconnect-delay": 1,
         }, {"/var/log/kannel/": f"{tmp_path}/", "/var/spool/kannel/": f"{tmp_path}/",
@@ -452,6 +458,17 @@ def test_the_http_api_sends_an_mo_lists_mts_and_sends_a_receipt(stack, line):
     assert _post(stack.api.url + "/receipt", json.dumps({"message_id": mt["message_id"], "stat": "UNDELIV"})) == \
         {"command_status": 0}
     assert line.expect(dlr_of(message)).field("status") == "2"
+
+
+def test_the_gateway_command_tells_the_operator_every_setting_and_how_to_text(stack, line):
+    from hotline.gateway import cli
+
+    said = cli.instructions(stack, line.url, "/tmp/somewhere")
+    for name, value in stack.line_env.items():
+        assert f"  {name}={value}\n" in said
+    assert stack.line_env["KANNEL_SEND_URL"] == stack.kannel.sendsms_url
+    assert f"curl -d sender=+85512345678 --data-urlencode 'text=hello' {stack.api.url}/mo" in said
+    assert f"{line.url}/webhooks/kannel/sms?token=…" in said and stack.token not in said.split("KANNEL_WEBHOOK")[0]
 
 
 # ------------------------------------------------------------------ without Kannel

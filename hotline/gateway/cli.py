@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from hotline.gateway import kannel
+from hotline.gateway import kannel, kannelconf
 
 POLL = 0.5
 """Seconds between looks for new messages Kannel submitted, to print them."""
@@ -28,7 +28,7 @@ def main(line_url: str, token: str | None, short_code: str) -> int:
     except ImportError as exc:  # smpplib is a development requirement
         print(f"{exc}: pip install -r requirements-dev.txt", file=sys.stderr)
         return 1
-    if token is not None and not kannel.TOKEN_CHARS.match(token):
+    if token is not None and not kannelconf.TOKEN_CHARS.match(token):
         print("--token may hold only letters, digits and . _ ~ -", file=sys.stderr)
         return 2
     _warn_unless_line_answers(line_url)
@@ -57,7 +57,7 @@ def instructions(stack, line_url: str, folder: str) -> str:
     api = stack.api.url
     return f"""\
 Kannel is bound over SMPP to a simulated SMSC (127.0.0.1:{stack.smsc.port}); logs in {folder}
-Inbound SMS go to {kannel.mo_url(line_url, stack.token).split('?')[0]}?token=…
+Inbound SMS go to {kannelconf.mo_url(line_url, stack.token).split('?')[0]}?token=…
 
 Give the line these settings (e.g. in .env; SMS_PROVIDERS=kannel sends its SMS this way) and restart it:
 {env}

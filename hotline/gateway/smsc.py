@@ -1,28 +1,22 @@
 """A local SMSC that Kannel binds to over real SMPP 3.4 on loopback: phones send MO through it,
 it records every MT (submit_sm) Kannel sends, and it sends delivery receipts when told to.
-
-PDUs are encoded and parsed by smpplib (pinned in requirements-dev.txt); the SMSC side of the
-protocol (answering binds, submit_sm, enquire_link, unbind) is this module's."""
+Each connection's framing is hotline.gateway.smpp's; the SMSC's answers are this module's."""
 from __future__ import annotations
 
 import itertools
 import socket
-import struct
 import threading
 import time
 from dataclasses import asdict, dataclass
 
 from smpplib import consts
-from smpplib.smpp import make_pdu, parse_pdu
 
-from hotline.gateway import encoding
+from hotline.gateway import LOOPBACK, encoding
 from hotline.gateway.encoding import Part
+from hotline.gateway.smpp import RESPONSE_WAIT, Connection, NoAnswer
 
-LOOPBACK = "127.0.0.1"
 SYSTEM_ID = "hotline-smsc"
 """What this SMSC calls itself in bind responses."""
-RESPONSE_WAIT = 5.0
-"""Seconds to wait for Kannel's answer to a deliver_sm."""
 ESM_RECEIPT = 0x04
 """esm_class bit 2: this deliver_sm is an SMSC delivery receipt."""
 ESM_UDHI = 0x40
@@ -61,111 +55,6 @@ class Submitted:
         return asdict(self)
 
 
-class Session:
-    """One TCP connection from Kannel: reads PDUs on its own thread, answers them, writes under a lock."""
-
-    def __init__(self, smsc: "SMSC", sock: socket.socket):
-        self.smsc, self.sock = smsc, sock
-        self.receiver = self.transmitter = False
-        self._sequence = itertools.count(1)
-        self._write_lock = threading.Lock()
-        self._waiting: dict[int, tuple[threading.Event, list]] = {}
-        self.thread = threading.Thread(target=self._run, name="smsc-session", daemon=True)
-
-    def next_sequence(self) -> int:
-        """smpplib asks its 'client' for sequence numbers of the requests it builds."""
-        return next(self._sequence)
-
-    def send(self, pdu) -> None:
-        """Write one PDU."""
-        data = pdu.generate()
-        with self._write_lock:
-            self.sock.sendall(data)
-
-    def request(self, name: str, timeout: float = RESPONSE_WAIT, **fields) -> int:
-        """Send a request PDU and wait for its response's command_status."""
-        pdu = make_pdu(name, client=self, **fields)
-        done, result = threading.Event(), []
-        self._waiting[pdu.sequence] = (done, result)
-        self.send(pdu)
-        if not done.wait(timeout):
-            self._waiting.pop(pdu.sequence, None)
-            raise SMSCError(f"no answer to {name} within {timeout} s")
-        return result[0]
-
-    def close(self) -> None:
-        """Close the socket; the reading thread ends on it."""
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-
-    def _read(self) -> bytes | None:
-        """One whole PDU, or None when the peer closed."""
-        header = self._exactly(4)
-        if header is None:
-            return None
-        (length,) = struct.unpack(">L", header)
-        body = self._exactly(length - 4)
-        return None if body is None else header + body
-
-    def _exactly(self, n: int) -> bytes | None:
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                return None
-            data += chunk
-        return data
-
-    def _run(self) -> None:
-        try:
-            while (data := self._read()) is not None:
-                self._handle(data)
-        except OSError:
-            pass
-        finally:
-            self.smsc._forget(self)
-            self.sock.close()
-
-    def _respond(self, pdu, name: str, status: int = consts.SMPP_ESME_ROK, **fields) -> None:
-        self.send(make_pdu(name, client=self, sequence=pdu.sequence, status=status, **fields))
-
-    def _handle(self, data: bytes) -> None:
-        """Answer one PDU from Kannel."""
-        try:
-            pdu = parse_pdu(data, client=self, allow_unknown_opt_params=True)
-        except Exception:  # an unknown command: generic_nack, as SMPP 3.4 section 4.3 says
-            (sequence,) = struct.unpack(">L", data[12:16])
-            self.send(make_pdu("generic_nack", client=self, sequence=sequence, status=consts.SMPP_ESME_RINVCMDID))
-            return
-        if pdu.is_response():
-            waiting = self._waiting.pop(pdu.sequence, None)
-            if waiting:
-                waiting[1].append(pdu.status)
-                waiting[0].set()
-        elif pdu.command in BINDS:
-            ok = self.smsc.accepts(pdu.system_id, pdu.password)
-            if ok:
-                self.receiver, self.transmitter = BINDS[pdu.command]
-            self._respond(pdu, pdu.command + "_resp", consts.SMPP_ESME_ROK if ok else consts.SMPP_ESME_RINVPASWD,
-                          system_id=SYSTEM_ID)
-        elif pdu.command == "enquire_link":
-            self._respond(pdu, "enquire_link_resp")
-        elif pdu.command == "unbind":
-            self._respond(pdu, "unbind_resp")
-            self.close()
-        elif pdu.command == "submit_sm":
-            if not self.transmitter:
-                self._respond(pdu, "submit_sm_resp", consts.SMPP_ESME_RINVBNDSTS)
-                return
-            status, message_id = self.smsc._submitted(pdu)
-            self._respond(pdu, "submit_sm_resp", status, message_id=message_id)
-        else:
-            self._respond(pdu, "generic_nack", consts.SMPP_ESME_RINVCMDID)
-
-
 class SMSC:
     """An SMPP server on loopback playing an operator's SMSC, for Kannel's `smsc = smpp`."""
 
@@ -173,7 +62,7 @@ class SMSC:
         self.system_id, self.password = system_id, password
         self._listener = socket.create_server((host, port))
         self.host, self.port = self._listener.getsockname()[:2]
-        self._sessions: list[Session] = []
+        self._connections: list[Connection] = []
         self._mts: list[Submitted] = []
         self._lock = threading.Condition()
         self._ids = itertools.count(0x1A2B3C01)
@@ -187,14 +76,14 @@ class SMSC:
         return self
 
     def stop(self) -> None:
-        """Close every session and the listener."""
+        """Close every connection and the listener."""
         try:  # wakes the thread blocked in accept(); close() alone leaves the port listening on Linux
             self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self._listener.close()
-        for session in list(self._sessions):
-            session.close()
+        for connection in list(self._connections):
+            connection.close()
 
     def __enter__(self) -> "SMSC":
         return self.start()
@@ -208,8 +97,8 @@ class SMSC:
             (password or b"").decode("latin-1") == self.password
 
     def bound(self) -> bool:
-        """Whether some bound session can receive deliver_sm (a receiver or transceiver)."""
-        return any(s.receiver for s in list(self._sessions))
+        """Whether some bound connection can receive deliver_sm (a receiver or transceiver)."""
+        return any(c.receiver for c in list(self._connections))
 
     def wait_bound(self, timeout: float = 10.0) -> None:
         """Wait until Kannel has bound as a receiver or transceiver."""
@@ -286,10 +175,33 @@ class SMSC:
 
     # ------------------------------------------------------------- internals
     def _deliver(self, timeout: float, **fields) -> int:
-        session = next((s for s in list(self._sessions) if s.receiver), None)
-        if session is None:
+        connection = next((c for c in list(self._connections) if c.receiver), None)
+        if connection is None:
             raise SMSCError("Kannel is not bound to the SMSC as a receiver or transceiver")
-        return session.request("deliver_sm", timeout, service_type="", **fields)
+        try:
+            return connection.request("deliver_sm", timeout, service_type="", **fields)
+        except NoAnswer as exc:
+            raise SMSCError(str(exc)) from None
+
+    def _on_request(self, connection: Connection, pdu) -> None:
+        """Answer one request from Kannel as an SMSC does."""
+        if pdu.command in BINDS:
+            ok = self.accepts(pdu.system_id, pdu.password)
+            if ok:
+                connection.receiver, connection.transmitter = BINDS[pdu.command]
+            connection.respond(pdu, consts.SMPP_ESME_ROK if ok else consts.SMPP_ESME_RINVPASWD, system_id=SYSTEM_ID)
+        elif pdu.command == "enquire_link":
+            connection.respond(pdu)
+        elif pdu.command == "unbind":
+            connection.respond(pdu)
+            connection.close()
+        elif pdu.command == "submit_sm" and not connection.transmitter:
+            connection.respond(pdu, consts.SMPP_ESME_RINVBNDSTS)
+        elif pdu.command == "submit_sm":
+            status, message_id = self._submitted(pdu)
+            connection.respond(pdu, status, message_id=message_id)
+        else:  # query_sm, data_sm…: not offered by this SMSC
+            connection.nack(pdu.sequence)
 
     def _submitted(self, pdu) -> tuple[int, str]:
         """Record a submit_sm; the command_status and message_id to answer it with."""
@@ -297,7 +209,7 @@ class SMSC:
             if self._rejections:
                 return self._rejections.pop(0), ""
             message_id = f"{next(self._ids):X}"
-            data = pdu.short_message or b""
+            data = pdu.short_message or getattr(pdu, "message_payload", None) or b""
             part = None
             if pdu.esm_class & ESM_UDHI:
                 part, data = encoding.parse_udh(data)
@@ -316,15 +228,15 @@ class SMSC:
                 sock, _ = self._listener.accept()
             except OSError:
                 return
-            session = Session(self, sock)
+            connection = Connection(sock, self._on_request, self._forget)
             with self._lock:
-                self._sessions.append(session)
-            session.thread.start()
+                self._connections.append(connection)
+            connection.thread.start()
 
-    def _forget(self, session: Session) -> None:
+    def _forget(self, connection: Connection) -> None:
         with self._lock:
-            if session in self._sessions:
-                self._sessions.remove(session)
+            if connection in self._connections:
+                self._connections.remove(connection)
 
 
 def join_parts(mts: list[Submitted]) -> list[str]:

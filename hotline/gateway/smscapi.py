@@ -7,7 +7,8 @@ import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from hotline.gateway.smsc import LOOPBACK, SMSC, SMSCError
+from hotline.gateway import LOOPBACK
+from hotline.gateway.smsc import SMSC, SMSCError
 
 MAX_BODY = 64 * 1024
 """Largest request body read, in bytes."""

@@ -8,7 +8,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from hotline.gateway.kannel import Kannel, KannelConfig, mo_url
+from hotline.gateway.kannel import Kannel
+from hotline.gateway.kannelconf import HTTP_QUEUE_DELAY, HTTP_REQUEST_RETRY, KannelConfig, mo_url
 from hotline.gateway.smsc import SMSC
 from hotline.gateway.smscapi import SMSCApi
 
@@ -24,8 +25,8 @@ class LocalStack:
     """SMSC simulator + bearerbox + smsbox, started together and stopped together."""
 
     def __init__(self, line_url: str, folder: Path, *, token: str | None = None, short_code: str = SHORT_CODE,
-                 mo_method: str = "get", mo_recode: bool = True, http_request_retry: int = 0,
-                 http_queue_delay: int = 10):
+                 mo_method: str = "get", mo_recode: bool = True, http_request_retry: int = HTTP_REQUEST_RETRY,
+                 http_queue_delay: int = HTTP_QUEUE_DELAY):
         self.token = token or secrets.token_urlsafe(18)
         self.short_code = short_code
         self.smsc = SMSC(SYSTEM_ID, secrets.token_hex(4))  # SMPP passwords are at most 8 characters
