@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -157,5 +158,8 @@ def kannel_stack(tmp_path_factory):
         return stack
 
     yield start
-    for stack in stacks:
-        stack.stop()
+    stopping = [threading.Thread(target=stack.stop) for stack in stacks]  # each waits on its boxes: together
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()

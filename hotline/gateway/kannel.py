@@ -75,17 +75,19 @@ class Kannel:
 
     def stop(self) -> None:
         """SIGTERM smsbox, then bearerbox (which unbinds from the SMSC); kill whichever lingers.
-        An smsbox holding a message bearerbox has queued waits for bearerbox, and leaves when it goes."""
+        An smsbox that does not leave within SMSBOX_GRACE is killed at once: it is waiting either for
+        bearerbox (a message queued there) or for a pending retry of a call to the line (it would
+        wait http-queue-delay seconds, then abort), and what it holds is lost either way."""
         smsbox, bearerbox = self._boxes.pop("smsbox", None), self._boxes.pop("bearerbox", None)
-        _terminate(smsbox, SMSBOX_GRACE)
-        _terminate(bearerbox, STOP_WAIT)
-        for box in (smsbox, bearerbox):
-            if box is not None and box.poll() is None:
-                try:
-                    box.wait(STOP_WAIT)
-                except subprocess.TimeoutExpired:
-                    box.kill()
-                    box.wait()
+        for box, grace in ((smsbox, SMSBOX_GRACE), (bearerbox, STOP_WAIT)):
+            if box is None or box.poll() is not None:
+                continue
+            box.send_signal(signal.SIGTERM)
+            try:
+                box.wait(grace)
+            except subprocess.TimeoutExpired:
+                box.kill()
+                box.wait()
 
     def __enter__(self) -> "Kannel":
         return self.start()
@@ -150,14 +152,3 @@ class Kannel:
                 why = f"{', '.join(dead)} exited" if dead else "timed out"
                 raise KannelError(f"waiting for {what}: {why}\n{self.logs()}")
             time.sleep(0.05)
-
-
-def _terminate(box: subprocess.Popen | None, grace: float) -> None:
-    """SIGTERM a running box and give it `grace` seconds to exit (it may still be running after)."""
-    if box is None or box.poll() is not None:
-        return
-    box.send_signal(signal.SIGTERM)
-    try:
-        box.wait(grace)
-    except subprocess.TimeoutExpired:
-        pass
