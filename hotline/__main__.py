@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     from hotline.simulator import terminal
 
     terminal.add_arguments(simulate)
+    gateway = sub.add_parser("gateway", help="the SMPP path on this machine: an SMSC simulator with Kannel's bearerbox "
+                                             "and smsbox, pointed at a running line (needs: apt-get install kannel)")
+    gateway.add_argument("--line-url", default="http://127.0.0.1:5000", help="base URL of the running line")
+    gateway.add_argument("--token", help="the line's KANNEL_WEBHOOK_TOKEN (default: a new one, printed)")
+    gateway.add_argument("--short-code", default="1700", help="the short code the simulated phones text")
     args = parser.parse_args(argv)
     if args.command == "check":
         from hotline import check
@@ -81,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "simulate":
         return terminal.main(["--url", args.url, "--mode", args.mode] + (["--phone", args.phone] if args.phone else []))
+    if args.command == "gateway":
+        from hotline.gateway import cli
+
+        return cli.main(args.line_url, args.token, args.short_code)
     return 2
 
 

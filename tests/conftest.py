@@ -151,3 +151,39 @@ def fake_kannel(monkeypatch):
     loopback_only(monkeypatch)
     with FakeKannel() as fake:
         yield fake
+
+
+@pytest.fixture(scope="module")
+def kannel_stack(tmp_path_factory):
+    """Starts local SMPP stacks for a module: `start(line_url, **options)` returns a running
+    hotline.gateway.stack.LocalStack (SMSC simulator + real bearerbox and smsbox) whose sms-service calls
+    `line_url`/webhooks/kannel/sms; every stack started is stopped when the module ends. Skipped when
+    Kannel is not installed, except under CI (CI set), where that fails (.ci/run installs it)."""
+    from hotline.gateway import kannel
+
+    if not kannel.installed():
+        missing = f"Kannel is not installed ({kannel.BEARERBOX}, {kannel.SMSBOX}): {kannel.INSTALL_HINT}"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {missing}")
+        pytest.skip(missing)
+    if not os.environ.get("CI"):
+        pytest.importorskip("smpplib", reason="smpplib is not installed: pip install -r requirements-dev.txt")
+    from hotline.gateway.stack import LocalStack
+
+    stacks = []
+
+    def start(line_url: str, **options) -> LocalStack:
+        stack = LocalStack(line_url, tmp_path_factory.mktemp("kannel"), **options)
+        try:
+            stack.start()
+        except kannel.KannelError as exc:  # its message carries the boxes' logs
+            pytest.fail(f"the local Kannel stack did not start: {exc}")
+        stacks.append(stack)
+        return stack
+
+    yield start
+    stopping = [threading.Thread(target=stack.stop) for stack in stacks]  # each waits on its boxes: together
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()
