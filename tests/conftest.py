@@ -187,3 +187,17 @@ def kannel_stack(tmp_path_factory):
         thread.start()
     for thread in stopping:
         thread.join()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app over real HTTP on a free loopback port, served from a background thread."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402, N812
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
 
 from hotline.console.auth import create_user  # noqa: E402
 from hotline.models import OutboundMessage, Report  # noqa: E402
@@ -68,18 +66,6 @@ def driver(tmp_path_factory):
     browser.set_page_load_timeout(30)
     yield browser
     browser.quit()
-
-
-@pytest.fixture
-def live_server(app):
-    """The app over real HTTP on a free loopback port, served from a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
 
 
 @pytest.fixture

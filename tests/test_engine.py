@@ -333,3 +333,16 @@ def test_danger_chosen_twice_in_one_sms_conversation_is_one_report(engine):
     phone.press("00")
     phone.press("3")
     assert len(phone.backend.reports) == 1
+
+
+@pytest.mark.parametrize("text,report", [
+    ("ខ្ញុំឃើញមេខ្យល់នៅផ្សារថ្ងៃនេះ", True),           # a Khmer sentence, written without spaces
+    ("ខ្ញុំ\u200bឃើញ\u200bមេខ្យល់", True),            # Khmer words with zero-width spaces between
+    ("a broker came", True),
+    ("សួស្ដី", False),                                  # one Khmer word: hello
+    ("hello", False),
+])
+def test_khmer_written_without_spaces_is_still_words_that_make_a_report(engine, text, report):
+    phone = Phone(engine, channel="sms", lang="km")
+    phone.press(text)
+    assert bool(phone.backend.reports) is report

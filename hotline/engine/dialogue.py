@@ -146,10 +146,10 @@ class Engine:
             if state.get("at") == "followup" and normalise_input(text) != MENU:
                 return self._add_detail(state, text, backend)
             reply = self._input(state, text, backend)
-            if reply.invalid and len(text.split()) >= 2:
+            if reply.invalid and free_words(text):
                 return self._unsorted(text, lang, now, backend)
             return reply
-        if len(text.split()) >= 2:
+        if free_words(text):
             return self._unsorted(text, lang, now, backend, notice)
         return self._show(dict(self._new_state("sms", lang, now), notice=notice) if notice else self._new_state("sms", lang, now))
 
@@ -481,6 +481,22 @@ class Engine:
         backend.add_detail(state["number"], " ".join(text.split())[:MAX_TEXT * 2])
         text = _prefix(self._t(state, "unsorted_added", number=state["number"]), self._t(state, "sms_delete_hint"))
         return Reply(text, False, state)
+
+
+_WORD_BREAKS = re.compile(r"[\s\u200b]+")
+"""Between words: white space, or the zero-width space Khmer writes between words."""
+
+_KHMER_LETTER = re.compile(r"[\u1780-\u17ff]")
+
+KHMER_SENTENCE = 12
+"""Khmer is often written with no break between words: this many Khmer characters make a sentence."""
+
+
+def free_words(text: str) -> bool:
+    """True for words someone wrote to say something (several words, or a Khmer sentence), rather than
+    a menu answer or a one-word greeting: such a text that is no keyword becomes a report."""
+    words = [w for w in _WORD_BREAKS.split(text.strip()) if w]
+    return len(words) >= 2 or len(_KHMER_LETTER.findall(text)) >= KHMER_SENTENCE
 
 
 def _choice(value: str, count: int) -> int | None:
