@@ -11,6 +11,12 @@ from hotline.models import Alert, OutboundMessage
 ROWS = {"workers.jobs.send_sms": OutboundMessage, "workers.jobs.deliver_webhook": Alert, "workers.jobs.send_email": Alert}
 """The row each delivery job works on, reset to pending when it is requeued."""
 
+MEANS = {"workers.jobs.send_sms": "sms", "workers.jobs.deliver_webhook": "webhook", "workers.jobs.send_email": "email"}
+"""How each delivery job delivers (the console counts dead letters by means)."""
+
+JOB_IDS = {"sms": "sms-{}", "webhook": "webhook-{}", "email": "email-{}"}
+"""The id of the job that delivers a row, by means (outbox.Work's job ids)."""
+
 
 def list_dead(s) -> list[dict]:
     """Every failed job of every queue: id, job, argument, last error line, when it ended."""
@@ -45,3 +51,14 @@ def requeue(s, job_ids: list[str] | None = None) -> int:
             registry.requeue(job_id)
             count += 1
     return count
+
+
+def dead_rows(s) -> dict[str, set[int]]:
+    """The ids of the rows whose delivery is a dead letter, by means: {"sms": {message ids}, "webhook": …}."""
+    rows: dict[str, set[int]] = {means: set() for means in JOB_IDS}
+    for name in queues.ALL:
+        for job_id in FailedJobRegistry(queue=queues.queue(name, s.redis)).get_job_ids():
+            means, _, row_id = job_id.partition("-")
+            if means in rows and row_id.isdigit():
+                rows[means].add(int(row_id))
+    return rows

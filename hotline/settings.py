@@ -62,6 +62,8 @@ class Settings:
     retention_days: int = 180
     open_retention_days: int = 365
     proxy_hops: int = 0
+    timezone: str = "Asia/Phnom_Penh"
+    """HOTLINE_TIMEZONE: the zone people read times in (console, CSV); stored times stay UTC."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -103,6 +105,7 @@ class Settings:
         s.retention_days = _int(get("HOTLINE_RETENTION_DAYS"), 180, "HOTLINE_RETENTION_DAYS")
         s.open_retention_days = _int(get("HOTLINE_OPEN_RETENTION_DAYS"), 365, "HOTLINE_OPEN_RETENTION_DAYS")
         s.proxy_hops = _proxy_hops(get("HOTLINE_PROXY_HOPS"))
+        s.timezone = _timezone(get("HOTLINE_TIMEZONE"), s.timezone)
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
@@ -152,6 +155,17 @@ def _proxy_hops(raw: str | None) -> int:
         raise SettingsError(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to {MAX_PROXY_HOPS} "
                             f"(the proxies in front of the line), not {raw!r}")
     return int(raw)
+
+
+def _timezone(raw: str | None, default: str) -> str:
+    """HOTLINE_TIMEZONE: an IANA zone name the machine's zone database (or tzdata) knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"HOTLINE_TIMEZONE must be a time zone like Asia/Phnom_Penh, not {raw!r}") from None
+    return raw or default
 
 
 def _intervals(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
