@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from hotline import queues
+from hotline import outbox, queues
 from hotline.models import Alert, OutboundMessage
 
 ROWS = {"workers.jobs.send_sms": OutboundMessage, "workers.jobs.deliver_webhook": Alert, "workers.jobs.send_email": Alert}
@@ -16,6 +16,9 @@ MEANS = {"workers.jobs.send_sms": "sms", "workers.jobs.deliver_webhook": "webhoo
 
 JOB_IDS = {"sms": "sms-{}", "webhook": "webhook-{}", "email": "email-{}"}
 """The id of the job that delivers a row, by means (outbox.Work's job ids)."""
+
+JOBS = {means: func for func, means in MEANS.items()}
+"""The job that delivers a row, by means."""
 
 
 def list_dead(s) -> list[dict]:
@@ -62,3 +65,17 @@ def dead_rows(s) -> dict[str, set[int]]:
             if means in rows and row_id.isdigit():
                 rows[means].add(int(row_id))
     return rows
+
+
+def resend(s, means: str, row_id: int, report_id: int, urgent: bool = False) -> bool:
+    """Send again one delivery of a report that failed for good (never retried: a secret that was not
+    set, a number since corrected), once its cause is mended; its row pending with fresh attempts.
+    False if there is no such failed delivery of that report."""
+    model = OutboundMessage if means == "sms" else Alert
+    with s.Session.begin() as session:
+        row = session.get(model, row_id) if means in JOBS else None
+        if row is None or row.status != "failed" or row.report_id != report_id or getattr(row, "means", means) != means:
+            return False
+        row.status, row.attempts, row.claimed_until = "pending", 0, None
+    outbox.enqueue(s, outbox.Work(JOBS[means], row_id, JOB_IDS[means].format(row_id)), urgent=urgent)
+    return True

@@ -18,7 +18,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from hotline import check, db
-from hotline.settings import ROOT, Settings
+from hotline.settings import DEV_ONLY, ROOT, Settings
 
 
 def redis_binary() -> str | None:
@@ -117,6 +117,9 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
     db.upgrade(settings.database_url)
     print(f"  database ready ({settings.database_url.split('://')[0]})")
     check_stop()
+    for name, value in development_secrets(settings).items():
+        os.environ[name] = value  # web and worker inherit them
+        print(f"  {name}={value} (a development value, for the sample directory; refused in production)")
     result = check.run(settings)
     if result.errors:
         for problem in result.errors:
@@ -144,6 +147,21 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
     check_stop()  # web and worker got the terminal's Ctrl-C too, and may have stopped first
     print("hotline: a process stopped; stopping the others")
     return 1
+
+
+def development_secrets(settings: Settings, environ: dict | None = None) -> dict[str, str]:
+    """Development values for every webhook secret and API token the directory names and the
+    environment lacks, so that the sample directory's demo agencies get their webhooks signed and
+    can use the partner API with `make run` alone (no `.env`). None in production, which refuses
+    such values (settings.DEV_ONLY)."""
+    from hotline.services import load_config
+
+    environ = os.environ if environ is None else environ
+    if settings.production:
+        return {}
+    directory, _ = load_config(settings)
+    names = [n for c in directory.contacts for n in ((c.webhook.secret_env if c.webhook else None), c.api_token_env) if n]
+    return {name: DEV_ONLY + name.lower().replace("_", "-") for name in dict.fromkeys(names) if not environ.get(name)}
 
 
 def _demo_admin(settings: Settings) -> str | None:

@@ -19,6 +19,10 @@ DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kISE="
 DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
 """Twilio auth token used in development so the simulator can sign requests."""
 
+DEV_ONLY = "dev-only-"
+"""How development values begin (the keys above, and the directory's secrets `make run` fills in:
+devserver.development_secrets); production refuses any environment value that begins so."""
+
 
 class SettingsError(Exception):
     """The environment does not describe a deployment that may start."""
@@ -117,6 +121,9 @@ class Settings:
         s.data_key = data_key or DEV_DATA_KEY
         if s.production and (s.secret_key == DEV_SECRET_KEY or s.data_key == DEV_DATA_KEY):
             raise SettingsError("production must not use the development keys")
+        if s.production and any(str(v).startswith(DEV_ONLY) for v in environ.values()):
+            raise SettingsError("production must not use development values: "
+                                + ", ".join(sorted(k for k, v in environ.items() if str(v).startswith(DEV_ONLY))))
         _check_data_key(s.data_key)
         if s.sms_provider not in ("console", "twilio", "africastalking"):
             raise SettingsError(f"SMS_PROVIDER must be console, twilio or africastalking, not {s.sms_provider!r}")

@@ -31,7 +31,12 @@ ONE_TIME_BYTES = 12
 
 
 class AccountError(ValueError):
-    """A change to an account that the rules refuse; the message says why."""
+    """A change to an account that the rules refuse; the message says why, and `code` what rule
+    (the console says it in the reader's language)."""
+
+    def __init__(self, message: str, code: str = "invalid", username: str | None = None):
+        super().__init__(message)
+        self.code, self.username = code, username
 
 
 def create_user(s, username: str, role: str, agency_id: str | None = None, language: str = "en",
@@ -43,7 +48,7 @@ def create_user(s, username: str, role: str, agency_id: str | None = None, langu
     one_time = secrets.token_urlsafe(ONE_TIME_BYTES)
     with s.Session.begin() as db:
         if db.scalar(select(User.id).where(User.username == username)) is not None:
-            raise AccountError(f"user {username!r} exists")
+            raise AccountError(f"user {username!r} exists", "exists", username)
         db.add(User(username=username, password_hash=generate_password_hash(one_time), role=role,
                     agency_id=agency_id, language=language, active=True, must_change_password=True))
         audit.record(db, actor, "user.create", username, details={"role": role, "agency": agency_id})
@@ -123,7 +128,7 @@ def _user(db: Session, username: str) -> User:
     """The account of this name, or AccountError."""
     user = db.scalar(select(User).where(User.username == username))
     if user is None:
-        raise AccountError(f"no user {username!r}")
+        raise AccountError(f"no user {username!r}", "unknown", username)
     return user
 
 
@@ -138,7 +143,8 @@ def _keep_an_admin(db: Session, user: User, role: str, agency_id: str | None, ac
     others = db.scalars(select(User.id).where(User.active.is_(True), User.role == "admin", User.agency_id.is_(None),
                                               User.id != user.id).with_for_update()).all()
     if not others:
-        raise AccountError(f"{user.username} is the last active line-staff admin: make another one first")
+        raise AccountError(f"{user.username} is the last active line-staff admin: make another one first",
+                           "last_admin", user.username)
 
 
 def _check_role(role: str) -> None:

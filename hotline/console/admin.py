@@ -62,6 +62,15 @@ def audit_log():
 
 
 # ---- accounts -----------------------------------------------------------------------------------
+def _refusal(exc: accounts.AccountError) -> str:
+    """Why the rules refused a change to an account, in the reader's language."""
+    if exc.code == "last_admin":
+        return _("%(u)s is the last active line-staff admin: make another one first.", u=exc.username)
+    if exc.code == "exists":
+        return _("There is already an account named %(u)s.", u=exc.username)
+    return str(exc)
+
+
 def _agency_choices(form) -> None:
     """The agencies an admin may give an account: line staff's admins any (or line staff), an
     agency's admin only its own."""
@@ -90,7 +99,7 @@ def users():
                 created = (form.username.data.strip(), accounts.create_user(
                     s, form.username.data.strip(), form.role.data, agency, form.language.data, actor=current_user.actor))
             except accounts.AccountError as exc:
-                flash(str(exc), "error")
+                flash(_refusal(exc), "error")
     people = accounts.listed(s, own, everyone=own is None)
     return render_template("console/users.html", form=form, people=people, created=created,
                            refused=refused), 403 if refused else 200
@@ -171,7 +180,7 @@ def _account_change(username: str, change, done: str):
     try:
         change(services())
     except accounts.AccountError as exc:
-        flash(str(exc), "error")
+        flash(_refusal(exc), "error")
     else:
         flash(done, "ok")
     if current_user.is_authenticated and accounts.find(services(), username) is not None:

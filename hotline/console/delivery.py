@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from hotline import audit, deadletters, localtime, queues
 from hotline.console.auth import role_required, services
-from hotline.console.views import bp
+from hotline.console.views import bp, report_or_404
 from hotline.models import Alert, OutboundMessage, Report
 
 N_ = lambda s: s  # noqa: E731  (marks words for `pybabel extract`; they are translated when shown)
@@ -140,12 +140,32 @@ def report_deliveries(db, s, report: Report, words) -> list[dict]:
         row = sms if sms is not None else alert
         means_row_id = sms.id if sms is not None else alert.id
         contact = s.directory.contact(alert.contact_id)
-        out.append({"contact": contact.name if contact else alert.contact_id, "means": alert.means,
+        out.append({"contact": contact.name if contact else alert.contact_id, "means": alert.means, "row_id": means_row_id,
                     "provider": sms.provider if sms is not None else None, "kind": alert.kind,
                     "level": words.level(alert.kind, alert.level, alert.contact_id, report.area_code),
                     "status": row.status, "error": error_words(row.error), "at": alert.created_at,
                     "next": next_try(s, alert.means, means_row_id, row.status, row.attempts, row.error, row.updated_at)})
     return out
+
+
+@bp.post("/reports/<number>/deliveries/resend")
+@role_required("admin")
+def resend_delivery(number: str):
+    """Send again a delivery of this report that failed for good, once its cause is mended (audited)."""
+    s = services()
+    means, row_id = request.form.get("means", ""), request.form.get("row_id", "")
+    if means not in deadletters.JOBS or not (row_id.isascii() and row_id.isdigit()) or len(row_id) > 12:
+        abort(400)
+    with s.Session() as db:
+        report = report_or_404(db, number)
+        report_id, urgent = report.id, s.directory.types.is_urgent(report.type)
+    if deadletters.resend(s, means, int(row_id), report_id, urgent):
+        with s.Session.begin() as db:
+            audit.record(db, current_user.actor, "deliveries.resend", number, details={"means": means, "row": int(row_id)})
+        flash(_("Sent again."), "ok")
+    else:
+        flash(_("That delivery has not failed, or is not this report's."), "error")
+    return redirect(url_for("console.report", number=number)), 303
 
 
 # ---- dead letters --------------------------------------------------------------------------------
