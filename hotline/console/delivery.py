@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from sqlalchemy import select
 
