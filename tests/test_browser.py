@@ -84,7 +84,10 @@ def live_server(app):
 
 @pytest.fixture
 def browser(driver, live_server):
-    """The browser with no cookies (ports share them) and its console log drained."""
+    """The browser on a blank page (a page of the test before, such as the simulator's, would go on
+    polling a server that is gone and log its failures into this test), with no cookies (ports share
+    them) and its console log drained."""
+    driver.get("about:blank")
     driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.get_log("browser")
     return driver
