@@ -30,6 +30,7 @@ import webload as W
 from sqlalchemy import func, insert, select, update  # noqa: E402
 
 from hotline import reports, services  # noqa: E402
+from hotline.outbound import dispatch  # noqa: E402
 from hotline.engine.dialogue import Draft  # noqa: E402
 from hotline.models import Report, ReportEvent, utcnow  # noqa: E402
 from hotline.settings import Settings  # noqa: E402

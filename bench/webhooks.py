@@ -241,7 +241,7 @@ def main() -> int:
     for t, p in problems.items():
         if p["count"]:
             print(f"  {t} app log: {p['count']} lines of trouble, first: {p['first'][0][:160]}")
-    print(f"  non-2xx = answers outside 200-299 (real/bare); errors = non-2xx + wrong bodies + socket errors/timeouts"
+    print("  non-2xx = answers outside 200-299 (real/bare); errors = non-2xx + wrong bodies + socket errors/timeouts"
           + (" + reused SMS" if "twilio_sms" in steps else "") + " + answered reports not stored")
     print(f"  worst step: {worst}, {results[worst]['ratio_rps']:.2f}x the bare app; errors in all runs: {errors}")
     print(f"  target: {figures['target']}: {'TARGET MET' if met else 'TARGET MISSED'}")

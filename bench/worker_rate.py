@@ -33,7 +33,8 @@ from rq import Queue, Worker  # noqa: E402
 from rq.job import Job  # noqa: E402
 from rq.registry import FinishedJobRegistry  # noqa: E402
 
-from hotline import outbox, queues, reports, services  # noqa: E402
+from hotline import queues, reports, services  # noqa: E402
+from hotline.outbound import outbox  # noqa: E402
 from hotline.engine.dialogue import Draft  # noqa: E402
 from hotline.models import OutboundMessage, Report  # noqa: E402
 from hotline.settings import Settings  # noqa: E402

@@ -1,4 +1,4 @@
-"""Command line: `python -m hotline check | simulate | dev | sweep`."""
+"""Command line: `python -m hotline check | simulate | dev | sweep | users | …`."""
 from __future__ import annotations
 
 import argparse
@@ -16,12 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     dev = sub.add_parser("dev", help="run Redis (if needed), web and worker on this machine")
     dev.add_argument("--port", type=int, default=None)
     sub.add_parser("sweep", help="re-enqueue unrouted reports and unsent SMS, and reschedule lost escalations, now")
-    users = sub.add_parser("users", help="console accounts: add one (prints a one-time password) or list them")
-    users.add_argument("action", choices=["add", "list"])
-    users.add_argument("username", nargs="?")
-    users.add_argument("--role", choices=["admin", "caseworker", "viewer"], default="caseworker")
-    users.add_argument("--agency", help="the directory id of the user's agency (none: line staff, sees all)")
-    users.add_argument("--language", choices=["en", "km"], default="en")
+    from hotline.console import cli as users_cli
+
+    users_cli.add_parser(sub)
     sub.add_parser("retention", help="erase reporters' numbers from reports closed longer than HOTLINE_RETENTION_DAYS, "
                                     "or open longer than HOTLINE_OPEN_RETENTION_DAYS")
     sub.add_parser("mask-numbers", help="mask each reporter's own number in the words stored with their reports "
@@ -54,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return devserver.main(args.port)
     if args.command == "users":
-        return _users(args)
+        return users_cli.run(args)
     if args.command == "retention":
         from workers.jobs import erase_expired_numbers
 
@@ -91,32 +88,6 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli.main(args.line_url, args.token, args.short_code)
     return 2
-
-
-def _users(args) -> int:
-    """`users add NAME` / `users list`."""
-    from sqlalchemy import select
-
-    from hotline.console.auth import create_user
-    from hotline.models import User
-    from workers.context import services
-
-    s = services()
-    if args.action == "list":
-        with s.Session() as db:
-            for u in db.scalars(select(User).order_by(User.username)):
-                print(f"{u.username:20} {u.role:10} {u.agency_id or 'line staff':28} {'active' if u.active else 'disabled'}")
-        return 0
-    if not args.username:
-        print("users add needs a username")
-        return 2
-    try:
-        password = create_user(s, args.username, args.role, args.agency, args.language, actor="cli")
-    except ValueError as exc:
-        print(f"error: {exc}")
-        return 1
-    print(f"created {args.username} ({args.role}); one-time password, to be changed at first sign-in: {password}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ scrubs it, and the timeline is scrubbed the same way).
 
 Every error, here and on any /api path (unknown route, wrong method, too large), is JSON
 `{"error": ..., "field": ...}`; an unexpected failure is a JSON `503`, never a `500`.
-Reads are two queries; writes are one transaction, and their jobs are enqueued after commit.
+Reads are two queries (reading one report adds its audit entry); writes are one transaction, and their
+jobs are enqueued after commit.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from hotline import casework, reportnumber, scoping
+from hotline import audit, casework, reportnumber, scoping
 from hotline.outbound import outbox
 from hotline import openapi as spec
 from hotline.directory import Contact
@@ -348,11 +349,14 @@ def list_reports():
 
 @bp.get("/reports/<number>")
 def get_report(number: str):
-    """One report of the agency's, with its timeline."""
+    """One report of the agency's, with its timeline. Reading it is recorded in the audit log
+    (`report.view` by `agency:<id>`), as opening it in the console is."""
     number = _report_number(number)
     s = _services()
-    with s.Session() as session:
-        return current_app.json.response(detail(s, _load(session, number), _agency().id))
+    with s.Session.begin() as session:
+        report = _load(session, number)
+        audit.record(session, _actor(), "report.view", report.number)
+        return current_app.json.response(detail(s, report, _agency().id))
 
 
 @bp.post("/reports/<number>/events")

@@ -5,14 +5,17 @@ audit log in the caller's transaction and returns the work to enqueue after comm
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+import unicodedata
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hotline import audit, queues, reports
 from hotline.outbound import outbox
 from hotline.channels.base import clean_text
-from hotline.models import STATUSES, Report, Reporter
+from hotline.models import STATUSES, Report, Reporter, ReportTag
 from hotline.queues import Work
+from hotline.scoping import visible_tags
 from hotline.smsbudget import fits_sms
 
 TRANSITIONS = {
@@ -24,6 +27,16 @@ TRANSITIONS = {
 }
 """Allowed status changes (docs/contract.md section 4: a closed report may be reopened to in_progress)."""
 
+NATURAL_NEXT = {"new": "acknowledged", "acknowledged": "in_progress", "in_progress": "referred",
+                "referred": "closed", "closed": "in_progress"}
+"""The move a report usually makes next, in the contract's order (a closed one is reopened)."""
+
+MAX_TAG = 32
+"""Longest tag kept (characters)."""
+
+MAX_TAGS = 20
+"""Most tags one team puts on one report."""
+
 MAX_NOTE = 2000
 """Longest note kept."""
 
@@ -34,6 +47,13 @@ class CaseworkError(Exception):
     def __init__(self, message: str, status: int = 400, field: str | None = None):
         super().__init__(message)
         self.message, self.status, self.field = message, status, field
+
+
+def moves(status: str) -> list[str]:
+    """The statuses a report may move to from `status`, the natural next one first, then in the contract's order."""
+    allowed = TRANSITIONS.get(status, set())
+    natural = [NATURAL_NEXT[status]] if NATURAL_NEXT.get(status) in allowed else []
+    return natural + [s for s in STATUSES if s in allowed and s not in natural]
 
 
 def change_status(session: Session, report: Report, status: str, actor: str, note: str | None = None) -> list[Work]:
@@ -105,3 +125,47 @@ def _clean_note(note: str | None) -> str | None:
     """A note trimmed to something storable, or None."""
     note = clean_text(note or "").strip()
     return note[:MAX_NOTE] or None
+
+
+def clean_tag(raw: str | None) -> str | None:
+    """A tag as kept: lower case, words joined by '-', letters (any script, with their marks), digits,
+    '-' and '_' only, at most MAX_TAG characters; None if nothing usable is left."""
+    tag = "-".join(clean_text(raw or "").casefold().split())
+    ok = all(c.isalnum() or c in "-_" or unicodedata.category(c).startswith("M") for c in tag)
+    return tag if tag and ok and len(tag) <= MAX_TAG else None
+
+
+def add_tag(session: Session, report: Report, raw: str, actor: str) -> None:
+    """Put a tag on a report for the actor's team (line staff, or the actor's agency)."""
+    tag = clean_tag(raw)
+    if tag is None:
+        raise CaseworkError(f"a tag is one to {MAX_TAG} letters, digits, '-' or '_'", field="tag")
+    agency = audit.actor_agency(session, actor)
+    team = ReportTag.agency_id.is_(None) if agency is None else ReportTag.agency_id == agency
+    tags = set(session.scalars(select(ReportTag.tag).where(ReportTag.report_id == report.id, team)))
+    if tag in tags:
+        return
+    if len(tags) >= MAX_TAGS:
+        raise CaseworkError(f"a report has at most {MAX_TAGS} tags of one team", field="tag")
+    session.add(ReportTag(report_id=report.id, tag=tag, agency_id=agency, actor=actor))
+    audit.record(session, actor, "report.tag", report.number, details={"tag": tag})
+
+
+def remove_tag(session: Session, report: Report, tag: str, actor: str) -> None:
+    """Take one of the actor's team's tags off a report."""
+    agency = audit.actor_agency(session, actor)
+    team = ReportTag.agency_id.is_(None) if agency is None else ReportTag.agency_id == agency
+    gone = session.execute(delete(ReportTag).where(ReportTag.report_id == report.id, ReportTag.tag == tag, team))
+    if gone.rowcount:
+        audit.record(session, actor, "report.untag", report.number, details={"tag": tag})
+
+
+def tags_of(session: Session, report_ids: list[int], viewer_agency: str | None) -> dict[int, list[str]]:
+    """The tags a viewer reads on each of some reports (`scoping.visible_tags`), sorted."""
+    found: dict[int, list[str]] = {}
+    rows = session.execute(select(ReportTag.report_id, ReportTag.tag).distinct()
+                           .where(ReportTag.report_id.in_(report_ids), visible_tags(viewer_agency))
+                           .order_by(ReportTag.report_id, ReportTag.tag)) if report_ids else []
+    for report_id, tag in rows:
+        found.setdefault(report_id, []).append(tag)
+    return found

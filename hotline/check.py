@@ -43,21 +43,43 @@ def run(settings: Settings) -> CheckResult:
     return result
 
 
-def delivery_warnings(directory, settings: Settings, environ: dict | None = None) -> list[Problem]:
-    """Agencies that would not get their webhooks or emails with this environment."""
+@dataclass(frozen=True)
+class Missing:
+    """A setting an agency's deliveries need and this environment lacks: `variable` is unset, so the
+    contact gets no `means` (webhook, email, api)."""
+
+    contact: str
+    line: int
+    means: str
+    variable: str
+
+
+def missing_settings(directory, settings: Settings, environ: dict | None = None) -> list[Missing]:
+    """Every secret or setting that an agency of the directory needs and the environment lacks."""
     import os
 
     environ = os.environ if environ is None else environ
-    warnings = []
+    missing = []
     for c in directory.contacts:
         if c.webhook and not environ.get(c.webhook.secret_env):
-            warnings.append(Problem(directory.path, c.line, f"contact {c.id}: {c.webhook.secret_env} is not set, "
-                                    "so its webhook deliveries fail without being sent"))
+            missing.append(Missing(c.id, c.line, "webhook", c.webhook.secret_env))
         if c.email and not settings.smtp_host:
-            warnings.append(Problem(directory.path, c.line, f"contact {c.id}: SMTP_HOST is not set, so it gets no email"))
+            missing.append(Missing(c.id, c.line, "email", "SMTP_HOST"))
         if c.api_token_env and not environ.get(c.api_token_env):
-            warnings.append(Problem(directory.path, c.line, f"contact {c.id}: {c.api_token_env} is not set"))
-    return warnings
+            missing.append(Missing(c.id, c.line, "api", c.api_token_env))
+    return missing
+
+
+MISSING_WORDS = {"webhook": "{variable} is not set, so its webhook deliveries fail without being sent",
+                 "email": "{variable} is not set, so it gets no email",
+                 "api": "{variable} is not set"}
+"""The check's words for each kind of missing setting."""
+
+
+def delivery_warnings(directory, settings: Settings, environ: dict | None = None) -> list[Problem]:
+    """Agencies that would not get their webhooks or emails with this environment (`missing_settings`)."""
+    return [Problem(directory.path, m.line, f"contact {m.contact}: " + MISSING_WORDS[m.means].format(variable=m.variable))
+            for m in missing_settings(directory, settings, environ)]
 
 
 def measure_screens(engine: Engine, result: CheckResult) -> None:

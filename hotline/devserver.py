@@ -18,7 +18,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from hotline import check, db
-from hotline.settings import ROOT, Settings
+from hotline.settings import DEV_ONLY, ROOT, Settings
 
 
 def redis_binary() -> str | None:
@@ -117,6 +117,9 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
     db.upgrade(settings.database_url)
     print(f"  database ready ({settings.database_url.split('://')[0]})")
     check_stop()
+    for name, value in development_secrets(settings).items():
+        os.environ[name] = value  # web and worker inherit them
+        print(f"  {name}={value} (a development value, for the sample directory; refused in production)")
     result = check.run(settings)
     if result.errors:
         for problem in result.errors:
@@ -130,9 +133,10 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
     bin_dir = Path(sys.executable).parent
     check_stop()
     children.append(subprocess.Popen([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                                      "--threads", "4", "--timeout", "20", "--preload", "hotline:create_app()"], cwd=ROOT, env=env))
+                                      "--threads", "4", "--timeout", "20", "--graceful-timeout", "5", "--preload",
+                                      "hotline:create_app()"], cwd=ROOT, env=env, start_new_session=True))
     check_stop()
-    children.append(subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env))
+    children.append(subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, start_new_session=True))
     print(f"\n  Open the phone simulator: http://127.0.0.1:{port}/simulator/")
     print(f"  Console:   http://127.0.0.1:{port}/console/")
     if demo_password:
@@ -141,9 +145,24 @@ def _run(settings: Settings, port: int, children: list[subprocess.Popen]) -> int
     while all(child.poll() is None for child in children):
         check_stop()
         time.sleep(0.2)
-    check_stop()  # web and worker got the terminal's Ctrl-C too, and may have stopped first
+    check_stop()
     print("hotline: a process stopped; stopping the others")
     return 1
+
+
+def development_secrets(settings: Settings, environ: dict | None = None) -> dict[str, str]:
+    """Development values for every webhook secret and API token the directory names and the
+    environment lacks, so that the sample directory's demo agencies get their webhooks signed and
+    can use the partner API with `make run` alone (no `.env`). None in production, which refuses
+    such values (settings.DEV_ONLY)."""
+    from hotline.services import load_config
+
+    environ = os.environ if environ is None else environ
+    if settings.production:
+        return {}
+    directory, _ = load_config(settings)
+    names = [n for c in directory.contacts for n in ((c.webhook.secret_env if c.webhook else None), c.api_token_env) if n]
+    return {name: DEV_ONLY + name.lower().replace("_", "-") for name in dict.fromkeys(names) if not environ.get(name)}
 
 
 def _demo_admin(settings: Settings) -> str | None:
@@ -166,8 +185,10 @@ def _demo_admin(settings: Settings) -> str | None:
 
 def _stop(children: list[subprocess.Popen]) -> None:
     """Stop child processes newest first, each gone before the next is asked: the worker and
-    the web process finish with Redis before Redis (the oldest) stops. A second Ctrl-C meanwhile
-    is ignored here (web and worker still get it), so Redis is never left behind."""
+    the web process finish with Redis before Redis (the oldest) stops. Each runs in a session of
+    its own (the terminal's Ctrl-C reaches only the launcher, which stops them in this order), and
+    whatever a child left behind in its session (gunicorn's workers, which hold the port) is
+    killed with it. A second Ctrl-C meanwhile is ignored, so Redis is never left behind."""
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     for child in reversed(children):
@@ -178,3 +199,7 @@ def _stop(children: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        try:
+            os.killpg(child.pid, signal.SIGKILL)  # its session's leftovers; none after a clean stop
+        except (ProcessLookupError, PermissionError):
+            pass

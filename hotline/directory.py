@@ -235,27 +235,50 @@ def unreached_types(directory: Directory) -> list[Problem]:
             for type_ in directory.types if type_ not in taken]
 
 
-def coverage_gaps(directory: Directory) -> list[Problem]:
-    """Warnings for areas where some type of report would reach no leader or agency."""
-    warnings: list[Problem] = []
+@dataclass(frozen=True)
+class Gap:
+    """Reports of `type` from `area` reach nobody: from anywhere in it (`whole`), or only those placed
+    at the area itself (its coarser answer, when the reporter did not know the place below)."""
+
+    type: str
+    area: str
+    whole: bool
+
+
+def gaps(directory: Directory) -> list[Gap]:
+    """Every area where some type of report would reach no leader or agency, type by type, provinces
+    first and deeper areas only where part of the one above is covered."""
+    found: list[Gap] = []
     gaz = directory.gazetteer
     for type_ in directory.types:
         covered = {code for c in directory.contacts if type_ in c.reports for code in c.areas if code in gaz}
         reached = {a.code for code in covered for a in gaz.path(code)}  # covered areas and their ancestors
 
-        def walk(area, inherited: bool) -> None:
-            here = inherited or area.code in covered
-            if here:
+        def walk(area) -> None:
+            if area.code in covered:
                 return
-            below = [a for a in gaz.children(area.code)]
+            below = gaz.children(area.code)
             if not any(a.code in reached for a in below):
-                warnings.append(Problem(directory.path, None, f"{type_} reports from {area.name_en} ({area.code}) and everything in it reach nobody"))
+                found.append(Gap(type_, area.code, True))
                 return
-            warnings.append(Problem(directory.path, None, f"{type_} reports placed only at {area.level} {area.name_en} ({area.code}) reach nobody"))
+            found.append(Gap(type_, area.code, False))
             for child in below:
-                walk(child, False)
+                walk(child)
 
         for province in gaz.children(None):
-            walk(province, False)
-    return warnings
+            walk(province)
+    return found
 
+
+def coverage_gaps(directory: Directory) -> list[Problem]:
+    """Warnings for areas where some type of report would reach no leader or agency (`gaps`, in words)."""
+    gaz = directory.gazetteer
+    warnings = []
+    for gap in gaps(directory):
+        area = gaz.get(gap.area)
+        if gap.whole:
+            words = f"{gap.type} reports from {area.name_en} ({area.code}) and everything in it reach nobody"
+        else:
+            words = f"{gap.type} reports placed only at {area.level} {area.name_en} ({area.code}) reach nobody"
+        warnings.append(Problem(directory.path, None, words))
+    return warnings

@@ -205,6 +205,22 @@ class ConsoleSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ReportTag(Base):
+    """A short label a team puts on a report ("broker-x", "follow-up-friday"). Like a note, it is read by
+    the writer's agency and by line staff (`scoping.visible_tags`); line staff's by line staff only."""
+
+    __tablename__ = "report_tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", name="fk_report_tags_report_id_reports"), index=True)
+    tag: Mapped[str] = mapped_column(String(32), index=True)
+    agency_id: Mapped[str | None] = mapped_column(String(64))  # the writer's agency (None: line staff)
+    actor: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("report_id", "tag", "agency_id", name="uq_report_tag"),)
+
+
 class AuditEntry(Base):
     """One append-only audit record; each is chained to the one before by hash."""
 
@@ -214,7 +230,8 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
-    target: Mapped[str | None] = mapped_column(String(80))
+    # Indexed: a report's page reads who viewed it (action report.view, target its number).
+    target: Mapped[str | None] = mapped_column(String(80), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     # The actor's agency when the entry was written (None: line staff, the line, or written before 0005).

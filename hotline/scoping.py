@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select, true
 
-from hotline.models import Report, ReportContact
+from hotline.models import Report, ReportContact, ReportTag
 
 ROLES = ("admin", "caseworker", "viewer")
 """admin: everything, users and audit; caseworker: follow reports up; viewer: read only."""
@@ -52,6 +52,11 @@ def shown_event_data(kind: str, data: dict, viewer_agency: str | None) -> dict |
         return None
     data.pop("note")  # the status change is the report's; the words with it are the writer's team's
     return data
+
+
+def visible_tags(viewer_agency: str | None) -> ColumnElement[bool]:
+    """A condition on ReportTag: the tags a viewer reads, as notes (line staff: all; an agency: its own)."""
+    return true() if viewer_agency is None else ReportTag.agency_id == viewer_agency
 
 
 def can_reveal(role: str, user_id: int | None, report: Report) -> bool:

@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotline import reporttypes
+from hotline import replies, reporttypes
 from hotline.inbound import conversations
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
@@ -131,6 +131,7 @@ def _load_config(directory_path: str, config_dir: str, idle_seconds: int, finger
     engine = Engine(dialogue, directory.gazetteer, idle_seconds)
     measured = CheckResult()
     measure_screens(engine, measured)  # a screen that does not fit its channel is an error too
+    measured.errors.extend(replies.problems(config_dir, directory.line))  # so is a prepared reply
     if measured.errors:
         raise ConfigError(measured.errors)
     return directory, engine

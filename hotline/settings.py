@@ -17,6 +17,10 @@ DEV_DATA_KEY = "ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kISE="
 """Fernet key (32 bytes, URL-safe base64) used only when HOTLINE_ENV=development."""
 
 
+DEV_ONLY = "dev-only-"
+"""How development values begin (the keys above, and the directory's secrets `make run` fills in:
+devserver.development_secrets); production refuses any environment value that begins so."""
+
 
 class SettingsError(Exception):
     """The environment does not describe a deployment that may start."""
@@ -55,6 +59,8 @@ class Settings:
     open_retention_days: int = 365
     proxy_hops: int = 0
     unrouted_alert_seconds: int = 300
+    timezone: str = "Asia/Phnom_Penh"
+    """HOTLINE_TIMEZONE: the zone people read times in (console, CSV); stored times stay UTC."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -101,6 +107,7 @@ class Settings:
         s.open_retention_days = _int(get("HOTLINE_OPEN_RETENTION_DAYS"), 365, "HOTLINE_OPEN_RETENTION_DAYS")
         s.proxy_hops = _proxy_hops(get("HOTLINE_PROXY_HOPS"))
         s.unrouted_alert_seconds = _int(get("HOTLINE_UNROUTED_ALERT_SECONDS"), 300, "HOTLINE_UNROUTED_ALERT_SECONDS")
+        s.timezone = _timezone(get("HOTLINE_TIMEZONE"), s.timezone)
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
@@ -110,6 +117,9 @@ class Settings:
         s.data_key = data_key or DEV_DATA_KEY
         if s.production and (s.secret_key == DEV_SECRET_KEY or s.data_key == DEV_DATA_KEY):
             raise SettingsError("production must not use the development keys")
+        if s.production and any(str(v).startswith(DEV_ONLY) for v in environ.values()):
+            raise SettingsError("production must not use development values: "
+                                + ", ".join(sorted(k for k, v in environ.items() if str(v).startswith(DEV_ONLY))))
         _check_data_key(s.data_key)
         _read_providers(s, environ, get)
         return s
@@ -171,6 +181,17 @@ def _proxy_hops(raw: str | None) -> int:
         raise SettingsError(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to {MAX_PROXY_HOPS} "
                             f"(the proxies in front of the line), not {raw!r}")
     return int(raw)
+
+
+def _timezone(raw: str | None, default: str) -> str:
+    """HOTLINE_TIMEZONE: an IANA zone name the machine's zone database (or tzdata) knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(raw or default)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"HOTLINE_TIMEZONE must be a time zone like Asia/Phnom_Penh, not {raw!r}") from None
+    return raw or default
 
 
 def _intervals(raw: str | None, default: tuple[int, ...]) -> tuple[int, ...]:

@@ -367,7 +367,12 @@ def test_list_items_are_the_partner_payload(client, services, tokens):
 
 
 def test_reads_are_at_most_two_queries(client, services, many):
+    """Besides, reading one report appends its `report.view` entry to the audit log (the last hash, then
+    the entry in a savepoint): those statements are the read audit's, not the read's."""
     statements = []
+
+    def read(statement: str) -> bool:
+        return "audit_log" not in statement and "SAVEPOINT" not in statement
 
     def count(conn, cursor, statement, *args):
         statements.append(statement)
@@ -378,7 +383,8 @@ def test_reads_are_at_most_two_queries(client, services, many):
                      f"/api/v1/reports/{many[0]}"):
             statements.clear()
             assert call(client, "GET", path).status_code == 200
-            assert len(statements) <= 2, statements
+            assert len([s for s in statements if read(s)]) <= 2, statements
+            assert len(statements) <= (2 if path == "/api/v1/reports" or "?" in path else 6), statements
     finally:
         event.remove(services.db, "before_cursor_execute", count)
 

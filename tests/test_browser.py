@@ -191,7 +191,8 @@ def test_caseworker_follows_up_a_report(browser, live_server, services, reports,
     listed = listed_numbers(browser)
     assert reports["recruiter"] in listed and reports["urgent"] not in listed
 
-    # Filter with the form's own controls.
+    # Filter with the form's own controls (folded away until asked for, so a phone sees the list first).
+    browser.find_element(By.CSS_SELECTOR, "details.filters-box summary").click()
     Select(browser.find_element(By.NAME, "type")).select_by_value("recruiter")
     Select(browser.find_element(By.NAME, "status")).select_by_value("new")
     submit(browser, browser.find_element(By.XPATH, "//form[contains(@class,'filters')]//button[normalize-space()='Filter']"))
@@ -207,6 +208,9 @@ def test_caseworker_follows_up_a_report(browser, live_server, services, reports,
     assert number in heading(browser)
     assert browser.find_element(By.CSS_SELECTOR, "h1 .status").text == "new"
     assert "may be contacted" in browser.find_element(By.TAG_NAME, "main").text
+    # The status form offers only the moves allowed from "new", the natural next one first.
+    offered = [o.get_attribute("value") for o in Select(form(browser, "/status").find_element(By.NAME, "status")).options]
+    assert offered == ["acknowledged", "in_progress", "referred", "closed"]
 
     # Assign it to oneself.
     assign = form(browser, "/assign")
@@ -220,9 +224,11 @@ def test_caseworker_follows_up_a_report(browser, live_server, services, reports,
     Select(status.find_element(By.NAME, "status")).select_by_value("in_progress")
     status.find_element(By.NAME, "note").send_keys("called the commune chief")
     submit(browser, status.find_element(By.CSS_SELECTOR, "button[type=submit]"))
-    assert browser.find_element(By.CSS_SELECTOR, "h1 .status").text == "in_progress"
-    assert any("status changed" in line and "→ in_progress" in line and "called the commune chief" in line
+    assert browser.find_element(By.CSS_SELECTOR, "h1 .status").text == "in progress"
+    assert any("status changed" in line and "→ in progress" in line and "called the commune chief" in line
                for line in timeline(browser))
+    offered = [o.get_attribute("value") for o in Select(form(browser, "/status").find_element(By.NAME, "status")).options]
+    assert offered == ["referred", "closed"]
 
     # Message the reporter (their number stays hidden).
     reply = form(browser, "/reply")
@@ -325,4 +331,99 @@ def test_emergency_reveal_and_sign_out_everywhere(browser, live_server, services
     assert "signed out everywhere" in browser.find_element(By.CSS_SELECTOR, ".flash").text
     answer = copy.get(f"{live_server}/console/", allow_redirects=False, timeout=10)
     assert answer.status_code == 302 and "/console/login" in answer.headers["Location"]
+    assert console_problems(browser) == []
+
+
+PHONE = (360, 740)
+"""A small phone's screen, in CSS pixels."""
+
+
+def fits_the_width(driver) -> tuple[int, int]:
+    """(the page's scroll width, the window's client width): the page scrolls sideways if the first is larger."""
+    return driver.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+
+
+def test_report_list_and_report_page_fit_a_360_px_phone(browser, live_server, services, reports, tmp_path):
+    one_time = create_user(services, "phone-admin", "admin")             # line staff: every form and table
+    sign_in(browser, live_server, "phone-admin", one_time)
+    number = reports["recruiter"]
+    browser.get(f"{live_server}/console/reports/{number}")             # a tag and a note make it fuller
+    tag = form(browser, "/tags")
+    tag.find_element(By.NAME, "tag").send_keys("follow-up-friday")
+    submit(browser, tag.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    note = form(browser, "/notes")
+    note.find_element(By.NAME, "note").send_keys("A long note without spaces: " + "x" * 120)
+    submit(browser, note.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    browser.set_window_size(*PHONE)
+    try:
+        assert browser.execute_script("return window.innerWidth") == PHONE[0]
+        pages = {"list": "/console/", "list-filtered": "/console/?view=all&type=recruiter&tag=follow-up-friday",
+                 "report": f"/console/reports/{number}", "urgent-report": f"/console/reports/{reports['urgent']}",
+                 "dashboard": "/console/dashboard", "users": "/console/users", "audit": "/console/audit",
+                 "directory": "/console/directory", "dead-letters": "/console/dead-letters"}
+        widths = {}
+        for name, path in pages.items():
+            browser.get(live_server + path)
+            heading(browser)
+            widths[name] = fits_the_width(browser)
+            screenshot(browser, tmp_path, f"phone-{name}")
+        assert all(scroll <= client for scroll, client in widths.values()), widths
+        browser.get(f"{live_server}/console/")
+        assert number in listed_numbers(browser) and "follow-up-friday" in browser.find_element(By.TAG_NAME, "main").text
+    finally:
+        browser.set_window_size(1280, 1024)
+    assert console_problems(browser) == []
+
+
+def test_report_page_reads_in_local_time_and_words_and_says_why_a_delivery_failed(browser, live_server, services,
+                                                                                  reports, tmp_path):
+    one_time = create_user(services, "ngo-reader", "caseworker", AGENCY)
+    sign_in(browser, live_server, "ngo-reader", one_time)
+    browser.get(f"{live_server}/console/reports/{reports['recruiter']}")
+    main = browser.find_element(By.TAG_NAME, "main").text
+    received = browser.find_element(By.XPATH, "//dt[.='Received']/following-sibling::dd[1]").text
+    assert received.split(" · ")[0].endswith(" +07")                   # Asia/Phnom_Penh, named
+    assert browser.find_element(By.XPATH, "//dt[.='Type']/following-sibling::dd[1]").text == "worrying job offer"
+    assert browser.find_element(By.XPATH, "//dt[.='Place']/following-sibling::dd[1]").text.startswith(
+        "Angkrong › Boeng Preah › Ba Phnum › Prey Veng")
+    assert "recruiter" not in main.replace("recruiter_", "")            # no type code anywhere on the page
+    alerts = {row.find_element(By.CSS_SELECTOR, "td:nth-child(1)").text: row.text
+              for row in browser.find_elements(By.CSS_SELECTOR, "table.alerts tbody tr")}
+    webhook = next(text for text in alerts.values() if "webhook" in text)
+    assert "webhook secret NGO_WEBHOOK_SECRET is not set" in webhook and "not tried again" in webhook
+    leader = alerts["Sok Dara (fictional)"]
+    assert "1 (village)" in leader and "delivered" in leader
+    assert all(line.split(" ")[2] == "+07" for line in (t.text for t in browser.find_elements(By.CSS_SELECTOR, "ol.timeline time")))
+    assert "user:ngo-reader" in browser.find_element(By.XPATH, "//h2[.='Opened by']/..").text
+    screenshot(browser, tmp_path, "report-words")
+    assert console_problems(browser) == []
+
+
+def test_an_admin_changes_disables_and_resets_an_account(browser, live_server, services, tmp_path):
+    one_time = create_user(services, "ngo-boss", "admin", AGENCY)       # an agency's admin
+    create_user(services, "ngo-helper", "caseworker", AGENCY)
+    sign_in(browser, live_server, "ngo-boss", one_time)
+    submit(browser, browser.find_element(By.LINK_TEXT, "Users"))
+    submit(browser, browser.find_element(By.LINK_TEXT, "ngo-helper"))
+    assert heading(browser).startswith("Account ngo-helper")
+    change = browser.find_element(By.CSS_SELECTOR, "form[action$='/users/ngo-helper']")
+    assert [o.get_attribute("value") for o in Select(change.find_element(By.NAME, "agency")).options] == [AGENCY]
+    Select(change.find_element(By.NAME, "language")).select_by_value("km")
+    Select(change.find_element(By.NAME, "role")).select_by_value("viewer")
+    submit(browser, change.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "changed" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    submit(browser, form(browser, "/disable").find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "disabled" in browser.find_element(By.CSS_SELECTOR, "h1 .status").text
+    submit(browser, form(browser, "/enable").find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    submit(browser, form(browser, "/reset").find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    one_time_again = browser.find_element(By.CSS_SELECTOR, ".flash.ok code").text
+    assert len(one_time_again) >= 16
+    screenshot(browser, tmp_path, "account")
+    with services.Session() as db:
+        from hotline.models import AuditEntry, User
+
+        helper = db.scalars(select(User).where(User.username == "ngo-helper")).one()
+        actions = [e.action for e in db.scalars(select(AuditEntry).where(AuditEntry.target == "ngo-helper"))]
+    assert (helper.role, helper.language, helper.active, helper.must_change_password) == ("viewer", "km", True, True)
+    assert actions == ["user.create", "user.update", "user.disable", "user.enable", "user.reset"]
     assert console_problems(browser) == []

@@ -152,3 +152,65 @@ def test_options_1_to_6_must_fit_the_first_page(tmp_path, monkeypatch):
     monkeypatch.setattr(services, "CONFIG_DIR", config)
     result = check.run(Settings.from_env(environ={"HOTLINE_DIRECTORY": str(config / "directory.yaml")}))
     assert any("first page lacks option" in p.message and "km.yaml" in p.file and p.line for p in result.errors)
+
+
+@pytest.mark.parametrize("raw,zone", [(None, "Asia/Phnom_Penh"), ("Asia/Bangkok", "Asia/Bangkok"), (" UTC ", "UTC")])
+def test_timezone_is_read_and_checked(raw, zone):
+    assert Settings.from_env(environ={} if raw is None else {"HOTLINE_TIMEZONE": raw}).timezone == zone
+
+
+@pytest.mark.parametrize("raw", ["Asia/Nowhere", "+07:00", "../../etc/passwd", "Asia/"])
+def test_an_unknown_timezone_is_refused(raw):
+    with pytest.raises(SettingsError, match="HOTLINE_TIMEZONE"):
+        Settings.from_env(environ={"HOTLINE_TIMEZONE": raw})
+
+
+def test_make_run_fills_in_the_sample_directorys_secrets_in_development_only():
+    """`make run` starts with no warning about missing secrets: development values for the demo agencies'
+    webhook secret and API tokens, which production refuses."""
+    from hotline import devserver
+    from hotline.services import load_config
+
+    development = Settings.from_env(environ={})
+    filled = devserver.development_secrets(development, environ={})
+    assert set(filled) == {"NGO_WEBHOOK_SECRET", "NGO_API_TOKEN", "TRACING_API_TOKEN"}
+    directory = load_config(development)[0]
+    assert [m.variable for m in check.missing_settings(directory, development, filled)] == ["SMTP_HOST", "SMTP_HOST"]
+    assert not any("NGO_" in w.message or "TOKEN" in w.message
+                   for w in check.delivery_warnings(directory, development, filled))
+    assert devserver.development_secrets(development, environ={"NGO_API_TOKEN": "mine"}).get("NGO_API_TOKEN") is None
+    production = {"HOTLINE_ENV": "production", "SECRET_KEY": "x" * 40, "SMS_PROVIDER": "twilio",
+                  "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32, "TWILIO_FROM": "+85512000000",
+                  "HOTLINE_DATA_KEY": "3q2-7wDnL7yJ2kH2a9Y8pQ1mN4bV6cX0zR5tU8wE1sA="}
+    with pytest.raises(SettingsError, match="NGO_WEBHOOK_SECRET"):
+        Settings.from_env(environ=dict(production, NGO_WEBHOOK_SECRET=filled["NGO_WEBHOOK_SECRET"]))
+    assert devserver.development_secrets(Settings.from_env(environ=production), environ={}) == {}
+
+
+def test_a_prepared_reply_that_does_not_fit_is_an_error(tmp_path, monkeypatch):
+    from hotline import services
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    replies = config / "replies.yaml"
+    replies.write_text(replies.read_text().replace("    en: If someone is in danger now, call {emergency}.",
+                                                   "    en: " + "Please wait for us to call you back soon. " * 12)
+                       .replace("  thanks:\n", "  thanks:\n    xx: \"{name}, thank you\"\n"))
+    monkeypatch.setattr(services, "CONFIG_DIR", config)
+    monkeypatch.setattr(check, "load_config", lambda s: services.load_config(s, config))
+    result = check.run(Settings.from_env(environ={"HOTLINE_DIRECTORY": str(config / "directory.yaml")}))
+    messages = [(p.message, p.line) for p in result.errors if p.file.endswith("replies.yaml")]
+    assert any("reply danger (en) does not fit 3 SMS parts" in m and line for m, line in messages), messages
+    assert any("reply thanks (xx): unknown placeholder(s) name" in m for m, _ in messages), messages
+    (config / "replies.yaml").write_text("replies:\n  short:\n    en: Thank you.\n")
+    result = check.run(Settings.from_env(environ={"HOTLINE_DIRECTORY": str(config / "directory.yaml")}))
+    assert any("reply short: no words in km" in p.message for p in result.errors)
+
+
+def test_the_shipped_prepared_replies_fit_in_every_language():
+    from hotline import replies
+    from hotline.services import load_config
+
+    line = load_config(Settings.from_env(environ={}))[0].line
+    found = replies.load(ROOT / "config", line)
+    assert len(found) >= 3 and all(set(r.texts) == set(line.languages) for r in found.values())

@@ -337,7 +337,7 @@ def test_agency_admin_creates_accounts_of_its_own_agency_only(app, client, servi
     page = client.get("/console/users").get_data(as_text=True)
     offered = re.findall(r'<option[^>]*value="([^"]*)"', page.split('name="agency"')[1].split("</select>")[0])
     assert offered == [NGO_ID]                                          # neither line staff nor another agency
-    listed = re.findall(r"<tr><td>([^<]+)</td>", page)
+    listed = re.findall(r'<a href="/console/users/([^"]+)">', page)
     assert listed == ["ngo-admin"]                                      # only its agency's people
     for agency in ("", TRACING_ID, "duty-police-unit", "no-such-agency"):
         refused = post_form(client, "/console/users", "/console/users", username=f"sneaky{agency[:3]}", role="admin",
@@ -385,8 +385,8 @@ def test_agency_admin_reads_only_its_agencys_audit_entries(app, client, services
         casework.add_note(db, report, "written by a token elsewhere", "agency:duty-police-unit")
 
     sign_in(client, services, "ngo-admin", "admin", NGO_ID)
-    rows = re.findall(r"<tr><td>\d+</td><td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
-                      client.get("/console/audit").get_data(as_text=True))
+    rows = re.findall(r'<tr><td data-label="#">\d+</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>'
+                      r'<td[^>]*>([^<]*)</td>', client.get("/console/audit").get_data(as_text=True))
     assert rows and all(other_report not in target and "tracer" not in actor + target for actor, _, target in rows)
     seen = {(actor, action, target) for actor, action, target in rows}
     assert ("user:staff", "report.note", ngo_report) in seen            # about one of its reports
@@ -582,7 +582,7 @@ def test_notes_are_read_by_the_writers_agency_and_line_staff(app, services):
     post_form(clients["tracing"], f"{path}/status", path, status="in_progress", note="tracing status note")
     pages = {team: c.get(path).get_data(as_text=True) for team, c in clients.items()}
     assert "ngo private note" in pages["ngo"] and "tracing" not in pages["ngo"] and "line private" not in pages["ngo"]
-    assert "→ in_progress" in pages["ngo"]                              # the status change itself is the report's
+    assert "→ in progress" in pages["ngo"]                              # the status change itself is the report's
     assert "tracing private note" in pages["tracing"] and "tracing status note" in pages["tracing"]
     assert "ngo private" not in pages["tracing"] and "line private" not in pages["tracing"]
     assert all(f"{team} private note" in pages["line"] for team in people) and "tracing status note" in pages["line"]

@@ -70,10 +70,25 @@ def test_catalogue_matches_the_code():
 
 
 def test_words_shown_from_data_are_in_the_catalogue():
-    """Templates print statuses, types and roles through `_()`: each value needs an entry."""
+    """Pages print statuses, roles, means, timeline entries... through `console.labels`: each code needs
+    its words in data_words, and those words an entry. Report types are named by the line's own texts."""
+    from hotline.console.accounts import LANGUAGES
+    from hotline.translations import data_words
+
     translated = _translations(_catalog())
-    for word in (*STATUSES, *reporttypes.load(ROOT / "config"), *scoping.ROLES):
-        assert word in translated, word
+    assert set(data_words.STATUSES) == set(STATUSES) and set(data_words.ROLES) == set(scoping.ROLES)
+    for table in (data_words.STATUSES, data_words.DELIVERY, data_words.MEANS, data_words.ALERT_KINDS,
+                  data_words.TIMELINE, data_words.ROLES, data_words.AREA_LEVELS, data_words.CHANNELS,
+                  data_words.CSV_COLUMNS):
+        for words in table.values():
+            assert words in translated, words
+    from hotline.engine.config import load_dialogue
+    from hotline.directory import load_directory
+
+    line = load_directory(ROOT / "config" / "directory.yaml").line
+    texts = load_dialogue(ROOT / "config", line).texts
+    for type_ in reporttypes.load(ROOT / "config"):
+        assert all(f"alert_type_{type_}" in texts[lang] for lang in set(LANGUAGES) & set(texts)), type_
 
 
 def test_compiled_catalogue_is_current(tmp_path):
@@ -109,7 +124,7 @@ def test_khmer_user_sees_khmer(client, services, reports):  # noqa: F811
 def test_english_user_sees_english(client, services, reports):  # noqa: F811
     sign_in(client, services, "dara", "admin")
     page = client.get("/console/").get_data(as_text=True)
-    assert "<h1>Reports" in page and ">new</span>" in page and ">recruiter</td>" in page
+    assert "<h1>Reports" in page and ">new</span>" in page and ">worrying job offer</td>" in page
     assert "របាយការណ៍" not in page
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from hotline import stats, svgchart
 from hotline.areas import Gazetteer
-from hotline.models import OutboundMessage, Report, ReportContact
+from hotline.models import Alert, OutboundMessage, Report, ReportContact
+from sqlalchemy import select
 
 UTC = timezone.utc
 TYPES = ("recruiter", "missing", "urgent", "unsorted")
@@ -186,17 +187,61 @@ def test_dashboard_weeks_across_a_year_and_naive_now(services, gazetteer):
         stats.dashboard(s, None, gazetteer, weeks=0, now=NOW, types=TYPES)
 
 
+def test_weeks_and_days_are_the_lines_local_ones(services, gazetteer):
+    from zoneinfo import ZoneInfo
+
+    phnom_penh = ZoneInfo("Asia/Phnom_Penh")
+    with services.Session() as s:
+        report(s, "recruiter", created=datetime(2025, 3, 9, 20, tzinfo=UTC))  # Monday 03:00 in Phnom Penh
+        s.commit()
+        utc = stats.dashboard(s, None, gazetteer, weeks=2, now=NOW, types=TYPES)
+        local = stats.dashboard(s, None, gazetteer, weeks=2, now=NOW, types=TYPES, tz=phnom_penh)
+    assert [w["total"] for w in utc["weekly"]] == [1, 0]       # a Sunday evening in UTC: week 10
+    assert [w["total"] for w in local["weekly"]] == [0, 1]     # a Monday morning where people read it: week 11
+    assert local["period"]["start"] == "2025-03-03T00:00:00+07:00"
+    assert local["period"]["now"] == "2025-03-12T22:00:00+07:00"
+
+
+def delivery_alert(session, report_id, means, status, contact="ngo-safe-migration", attempts=1, error=None):
+    session.add(Alert(report_id=report_id, contact_id=contact, means=means, level=0, kind="new", status=status,
+                      attempts=attempts, error=error, delivery_id=f"d{next(_numbers)}"))
+    session.flush()
+
+
+def test_delivery_counts_every_means_and_never_says_all_delivered_while_webhooks_fail(services, gazetteer, period):
+    with services.Session() as s:
+        delivery_alert(s, period["r1"], "webhook", "failed", error="NGO_WEBHOOK_SECRET is not set: nothing was sent")
+        delivery_alert(s, period["r3"], "webhook", "pending", error="webhook answered 500")
+        delivery_alert(s, period["r3"], "email", "delivered", contact="migrant-tracing-service")
+        failed_sms = s.scalar(select(OutboundMessage.id).where(OutboundMessage.report_id == period["r1"],
+                                                               OutboundMessage.status == "failed"))
+        s.commit()
+        d = stats.dashboard(s, None, gazetteer, weeks=4, now=NOW, types=TYPES, dead={"sms": {failed_sms}})
+    rows = {(r["means"], r["provider"]): r for r in d["delivery"]["rows"]}
+    assert list(rows) == [("email", "migrant-tracing-service"), ("sms", "africastalking"), ("sms", "console"),
+                          ("sms", "twilio"), ("webhook", "ngo-safe-migration")]
+    assert rows[("sms", "twilio")] == {"means": "sms", "provider": "twilio", "delivered": 2, "waiting": 0,
+                                        "retrying": 0, "failed": 0, "dead": 1, "total": 3,
+                                        "success_ratio": pytest.approx(2 / 3)}
+    webhook = rows[("webhook", "ngo-safe-migration")]
+    assert (webhook["failed"], webhook["retrying"], webhook["success_ratio"]) == (1, 1, 0.0)
+    overall = d["delivery"]["overall"]
+    assert (overall["delivered"], overall["failed"], overall["dead"], overall["retrying"]) == (4, 1, 1, 1)
+    assert overall["success_ratio"] == pytest.approx(4 / 7) and overall["success_ratio"] < 1
+
+
 # ---- CSV export ------------------------------------------------------------------------
 
 def rows(lines) -> list[list[str]]:
     return list(csv.reader(io.StringIO("".join(lines))))
 
 
-HEADER = ["number", "type", "status", "created_at", "acknowledged_at", "closed_at",
-          "province_code", "province_name_en", "province_name_km", "district_code", "district_name_en",
-          "district_name_km", "commune_code", "commune_name_en", "commune_name_km", "village_code",
-          "village_name_en", "village_name_km", "language", "channel",
-          "job", "destination", "when", "consent", "last_contact", "arranged_by"]
+HEADER = ["number", "type", "type_code", "status", "status_code", "created_at", "acknowledged_at", "closed_at",
+          "province", "province_code", "district", "district_code", "commune", "commune_code",
+          "village", "village_code", "language", "language_code", "channel",
+          "job", "job_code", "destination", "destination_code", "when", "when_code", "consent", "consent_code",
+          "last_contact", "last_contact_code", "arranged_by", "arranged_by_code"]
+ANSWERS_AT = HEADER.index("job")
 
 
 @pytest.fixture
@@ -229,24 +274,24 @@ def test_csv_rows_without_personal_data(services, gazetteer, exported):
     full, odd, loose = (dict(zip(HEADER, row)) for row in table[1:])  # oldest first
 
     assert full == {
-        "number": exported["full"], "type": "recruiter", "status": "closed",
+        "number": exported["full"], "type": "recruiter", "type_code": "recruiter", "status": "closed",
+        "status_code": "closed",
         "created_at": "2025-03-03T08:00:00+00:00", "acknowledged_at": "2025-03-03T09:00:00+00:00",
         "closed_at": "2025-03-04T10:00:00+00:00",
-        "province_code": "14", "province_name_en": "Prey Veng", "province_name_km": "ព្រៃវែង",
-        "district_code": "1401", "district_name_en": "Ba Phnum", "district_name_km": "បាភ្នំ",
-        "commune_code": "140101", "commune_name_en": "Boeng Preah", "commune_name_km": "បឹងព្រះ",
-        "village_code": "14010101", "village_name_en": "Angkrong", "village_name_km": "អង្ក្រង",
-        "language": "km", "channel": "ussd",
-        "job": "job_factory", "destination": "dest_th", "when": "when_week", "consent": "yes",
-        "last_contact": "", "arranged_by": ""}
+        "province": "Prey Veng", "province_code": "14", "district": "Ba Phnum", "district_code": "1401",
+        "commune": "Boeng Preah", "commune_code": "140101", "village": "Angkrong", "village_code": "14010101",
+        "language": "km", "language_code": "km", "channel": "ussd",
+        "job": "job_factory", "job_code": "job_factory", "destination": "dest_th", "destination_code": "dest_th",
+        "when": "when_week", "when_code": "when_week", "consent": "yes", "consent_code": "yes",
+        "last_contact": "", "last_contact_code": "", "arranged_by": "", "arranged_by_code": ""}
     # a province-only area; a value that is not an option key is left out, whatever it is
-    assert (odd["province_code"], odd["province_name_en"], odd["district_code"], odd["village_code"]) == ("14", "Prey Veng", "", "")
-    assert (odd["destination"], odd["last_contact"], odd["arranged_by"], odd["consent"]) == ("", "last_year", "", "no")
+    assert (odd["province_code"], odd["province"], odd["district_code"], odd["village_code"]) == ("14", "Prey Veng", "", "")
+    assert (odd["destination"], odd["last_contact_code"], odd["arranged_by"], odd["consent_code"]) == ("", "last_year", "", "no")
     assert odd["acknowledged_at"] == odd["closed_at"] == ""
     # formula-looking cells are quoted
-    assert (odd["language"], odd["channel"]) == ("'=1+2", "'@SUM(A1)")
-    assert [loose[k] for k in HEADER[6:18]] == [""] * 12
-    assert [loose[k] for k in HEADER[20:]] == [""] * 6
+    assert (odd["language_code"], odd["channel"]) == ("'=1+2", "'@SUM(A1)")
+    assert [loose[k] for k in HEADER[8:16]] == [""] * 8
+    assert [loose[k] for k in HEADER[ANSWERS_AT:]] == [""] * 12
 
     text = "".join(lines)
     for secret in ("85512345678", "012 345 678", "HYPERLINK", "evil", "pagoda", "015 999", "more words", "Sok",
@@ -295,7 +340,44 @@ def test_csv_answers_follow_the_flows(services, gazetteer, exported):
     with services.Session() as s:
         table = rows(stats.csv_export(s, None, gazetteer, {"type": "recruiter"}, flows=flows))
     assert table[0] == HEADER  # the shipped flows ask exactly these choice and consent questions
-    assert table[1][20:] == ["job_factory", "dest_th", "when_week", "yes", "", ""]
+    assert table[1][ANSWERS_AT + 1::2] == ["job_factory", "dest_th", "when_week", "yes", "", ""]
+
+
+class KhmerWords(stats.CodeWords):
+    """Words as a reader of another language gets them (here: marked, to be told apart from codes)."""
+
+    lang = "km"
+
+    def heading(self, column):
+        return f"H:{column}"
+
+    def type(self, code):
+        return f"T:{code}"
+
+    def status(self, code):
+        return f"S:{code}"
+
+    def answer(self, question, value):
+        return f"A:{question}:{value}"
+
+
+def test_csv_in_the_readers_words_and_the_lines_zone(services, gazetteer, exported):
+    from zoneinfo import ZoneInfo
+
+    phnom_penh = ZoneInfo("Asia/Phnom_Penh")
+    flows = services.engine.config.flows
+    with services.Session() as s:
+        table = rows(stats.csv_export(s, None, gazetteer, {"type": "recruiter"}, flows=flows, tz=phnom_penh,
+                                      words=KhmerWords()))
+        late = rows(stats.csv_export(s, None, gazetteer, {"since": "2025-03-07", "until": "2025-03-07"}, tz=phnom_penh))
+    assert table[0] == [f"H:{column}" for column in HEADER]
+    full = dict(zip(HEADER, table[1]))
+    assert (full["type"], full["type_code"], full["status"], full["status_code"]) == ("T:recruiter", "recruiter",
+                                                                                      "S:closed", "closed")
+    assert (full["created_at"], full["closed_at"]) == ("2025-03-03T15:00:00+07:00", "2025-03-04T17:00:00+07:00")
+    assert (full["village"], full["province"]) == ("អង្ក្រង", "ព្រៃវែង")
+    assert (full["job"], full["job_code"], full["consent"]) == ("A:job:job_factory", "job_factory", "A:consent:True")
+    assert [row[0] for row in late[1:]] == [exported["loose"]]  # 06:00 UTC is 13:00 on the 7th in Phnom Penh
 
 
 # ---- SVG charts ------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from flask_babel import Babel
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
+from hotline import localtime
 from hotline.console import auth, sessions, views
-
-LANGUAGES = ("en", "km")
-"""Console languages."""
+from hotline.console import admin, dashboard, delivery, directory_page, followup  # noqa: F401  (their routes join views.bp)
+from hotline.console.accounts import LANGUAGES
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -96,4 +96,10 @@ def init_app(app: Flask) -> None:
         from flask_babel import get_locale
 
         return {"line_name": current_services().directory.line.name, "view_names": app.view_functions,
-                "get_locale": get_locale}
+                "get_locale": get_locale, "words": views.words() if request.path.startswith("/console") else None,
+                "zone_name": settings.timezone}
+
+    @app.template_filter("localtime")
+    def _localtime(moment):  # noqa: ANN001, ANN202
+        # Every time a page shows: in HOTLINE_TIMEZONE, followed by the zone (docs/contract.md section 7).
+        return localtime.shown(moment, localtime.zone(settings.timezone))

@@ -1,5 +1,5 @@
-"""Accounts: sign-in (throttled, in constant time per password), server-held sessions, roles,
-and the account functions the users command and the tests call."""
+"""Sign-in (throttled, in constant time per password), server-held sessions and roles. The
+account functions themselves (create, disable, reset...) are in `accounts`."""
 from __future__ import annotations
 
 import secrets
@@ -18,8 +18,8 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from hotline import audit
 from hotline.channels.base import clean_text
 from hotline.console import sessions, throttle
+from hotline.console.accounts import create_user, set_active  # noqa: F401  (the account functions' old home)
 from hotline.models import ConsoleSession, User, utcnow
-from hotline.scoping import ROLES
 
 MIN_PASSWORD = 12
 
@@ -223,37 +223,6 @@ def check_session():
     if current_user.must_change_password and request.endpoint not in allowed:
         return redirect(url_for("auth.password"))
     return None
-
-
-def create_user(s, username: str, role: str, agency_id: str | None = None, language: str = "en",
-                actor: str = "system") -> str:
-    """Create an account with a one-time password (returned once, never stored in the clear)."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if agency_id is not None:
-        contact = s.directory.contact(agency_id)
-        if contact is None or contact.kind != "agency":
-            raise ValueError(f"{agency_id!r} is no agency of the directory")
-    one_time = secrets.token_urlsafe(12)
-    with s.Session.begin() as db:
-        if db.scalar(select(User.id).where(User.username == username)) is not None:
-            raise ValueError(f"user {username!r} exists")
-        db.add(User(username=username, password_hash=generate_password_hash(one_time), role=role,
-                    agency_id=agency_id, language=language, active=True, must_change_password=True))
-        audit.record(db, actor, "user.create", username, details={"role": role, "agency": agency_id})
-    return one_time
-
-
-def set_active(s, username: str, active: bool, actor: str = "system") -> None:
-    """Disable an account (every session of it ends at once) or enable it again as it was."""
-    with s.Session.begin() as db:
-        user = db.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise ValueError(f"no user {username!r}")
-        user.active = active
-        if not active:
-            sessions.end_all(db, user.id, utcnow())
-        audit.record(db, actor, "user.enable" if active else "user.disable", username)
 
 
 def init_app(app: Flask) -> None:

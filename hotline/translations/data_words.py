@@ -1,29 +1,47 @@
-"""Words the console prints from data (statuses, report types, alert states...), listed here only so
-that `pybabel extract` puts them in the catalogue; templates show them through `_(value)`.
+"""Words the console prints for codes it reads from data (statuses, timeline entries, alert states...):
+each code with the words shown for it, listed here so that `pybabel extract` puts them in the
+catalogue; `hotline.console.labels` looks them up and translates them when a page is drawn.
 
-The data itself stays in English: only what the page shows is translated.
+The data itself stays in codes. Report types and answers are not here: their words are the line's
+own, in config/messages/<lang>.yaml (`alert_type_<type>`, the option keys), so a type added to
+config/flows.yaml is named in every language the line speaks without touching the console.
 """
 _ = lambda s: s  # noqa: E731  (a marker for extraction, not a translation)
 
-STATUSES = (_("new"), _("acknowledged"), _("in_progress"), _("referred"), _("closed"))
+STATUSES = {"new": _("new"), "acknowledged": _("acknowledged"), "in_progress": _("in progress"),
+            "referred": _("referred"), "closed": _("closed")}
 """Report statuses (hotline.models.STATUSES)."""
 
-TYPES = (_("recruiter"), _("missing"), _("urgent"), _("unsorted"))
-"""The shipped report types (config/flows.yaml), so the console has their Khmer names; a type added
-there is shown by its name until the catalogue is updated."""
+DELIVERY = {"pending": _("waiting"), "queued": _("queued"), "sent": _("sent"), "delivered": _("delivered"),
+            "failed": _("failed"), "retrying": _("retrying"), "dead": _("dead letter")}
+"""States of an alert's delivery (the last two are the console's: a failed try with another due, and
+every try failed)."""
 
-DELIVERY = (_("pending"), _("queued"), _("sent"), _("delivered"), _("failed"))
-"""States of an alert's delivery."""
-
-MEANS = (_("sms"), _("webhook"), _("email"))
+MEANS = {"sms": _("SMS"), "webhook": _("webhook"), "email": _("email")}
 """How an alert is sent."""
 
-ALERT_KINDS = (_("new"), _("escalated"), _("updated"), _("located"))
+ALERT_KINDS = {"new": _("first alert"), "escalated": _("escalation"), "updated": _("status update"),
+               "located": _("place given")}
 """Why an alert was sent (hotline.models.Alert.kind)."""
 
-TIMELINE = (_("created"), _("routed"), _("escalated"), _("acknowledged"), _("status changed"), _("assigned"),
-            _("note"), _("message sent"), _("number revealed"), _("number erased"), _("detail added"), _("answered"))
-"""Timeline entry kinds, as shown (underscores made spaces)."""
+TIMELINE = {"created": _("created"), "routed": _("routed"), "escalated": _("escalated"),
+            "acknowledged": _("acknowledged"), "status_changed": _("status changed"), "assigned": _("assigned"),
+            "note": _("note"), "message_sent": _("message sent"), "number_revealed": _("number revealed"),
+            "number_erased": _("number erased"), "detail_added": _("detail added"), "answered": _("answered")}
+"""Timeline entry kinds (hotline.models.ReportEvent.kind)."""
 
-ROLES = (_("admin"), _("caseworker"), _("viewer"))
+ROLES = {"admin": _("admin"), "caseworker": _("caseworker"), "viewer": _("viewer")}
 """Console roles (hotline.scoping.ROLES)."""
+
+AREA_LEVELS = {"province": _("province"), "district": _("district"), "commune": _("commune"),
+               "village": _("village")}
+"""Levels of the gazetteer (hotline.areas.LEVELS)."""
+
+CHANNELS = {"ussd": _("USSD"), "sms": _("SMS")}
+"""How a report came in."""
+
+CSV_COLUMNS = {"number": _("Number"), "type": _("Type"), "status": _("Status"), "created_at": _("Received"),
+               "acknowledged_at": _("Acknowledged"), "closed_at": _("Closed"), "province": _("Province"),
+               "district": _("District"), "commune": _("Commune"), "village": _("Village"),
+               "language": _("Language"), "channel": _("Channel")}
+"""Headings of the CSV export's columns (a `<column>_code` column is headed "<heading> (code)")."""
