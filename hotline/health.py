@@ -83,14 +83,14 @@ def status(s) -> tuple[dict, bool]:
         doc["workers"] = {"ok": alive > 0, "alive": alive}
         if not alive:
             failing["workers"] = f"no worker has sent a heartbeat in the last {heartbeat_limit} s: nothing is routed"
-    except RedisError as exc:
-        doc["redis"]["error"] = type(exc).__name__
-        failing["redis"] = f"Redis does not answer ({type(exc).__name__})"
-        failing["workers"] = "no worker can work while Redis does not answer"
         doc["providers"] = {slug: circuit.health(s.redis, slug).as_dict() for slug in s.settings.sms_providers}
         if all(p["state"] == "down" for p in doc["providers"].values()):
             failing["providers"] = (f"every SMS provider of SMS_PROVIDERS is taken to be down "
                                     f"({', '.join(s.settings.sms_providers)}): alerts wait")
+    except RedisError as exc:
+        doc["redis"]["error"] = type(exc).__name__
+        failing["redis"] = f"Redis does not answer ({type(exc).__name__})"
+        failing["workers"] = "no worker can work while Redis does not answer"
     # A configuration edit that failed to load: the previous one is still serving.
     doc["config"] = {"ok": not s.config_problems, "problems": len(s.config_problems),
                      "contacts": len(s.directory.contacts)}

@@ -117,6 +117,11 @@ class _FakeProvider(ABC):
         with self._lock:
             self._script.extend(str(entry) for entry in entries)
 
+    def clear(self) -> None:
+        """Drop the outcomes still scripted: every request from now on gets the normal answer."""
+        with self._lock:
+            self._script.clear()
+
     def reject(self, number: str, code: int) -> None:
         """Fail every message to `number` permanently with the provider's `code`."""
         with self._lock:

@@ -39,10 +39,16 @@ return math.max(1, tonumber(nth[2]) + window - now)
 say how many microseconds until one leaves it."""
 
 
+MARGIN_MICROS = 50_000
+"""Added to each window: a request's time on the way to the provider varies by a few milliseconds,
+and the provider counts arrivals, so sends taken exactly a window apart could land inside one."""
+
+
 def window(tps: float) -> tuple[int, int]:
-    """(sends, microseconds) of the window that holds `tps`: 10/s is 10 in 1 s; 0.5/s is 1 in 2 s."""
+    """(sends, microseconds) of the window that holds `tps`: 10/s is 10 in 1.05 s; 0.5/s is 1 in
+    2.05 s (a margin of MARGIN_MICROS)."""
     sends = max(1, math.floor(tps))
-    return sends, round(sends / tps * 1_000_000)
+    return sends, round(sends / tps * 1_000_000) + MARGIN_MICROS
 
 
 def limit_for(sends: int, urgent: bool) -> int:
