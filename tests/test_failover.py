@@ -290,3 +290,21 @@ def test_candidates_put_providers_that_are_up_first(services, two_routes):
         circuit.failed(services.redis, "kannel", "HTTP 500")
     assert sending.candidates(services, message) == ["twilio", "kannel"]
     assert sending.candidates(services, OutboundMessage(provider="kannel", pinned=True)) == ["kannel"]
+
+
+def test_the_dashboard_shows_each_routes_state(services, two_routes, client):
+    import re
+
+    from tests.kit import sign_in
+
+    fake_kannel, _ = two_routes
+    fake_kannel.script(["503"] * circuit.FAILURES_TO_OPEN)
+    for _ in range(2):
+        direct_report(services, "recruiter")
+    run_worker(services)
+    sign_in(client, services, "staff", "admin")
+    page = client.get("/console/dashboard").get_data(as_text=True)
+    kannel = re.search(r'<tr class="problem" data-provider="kannel">.*?</tr>', page, re.S).group(0)
+    assert "1. Kannel (SMPP)" in kannel and "down: skipped for now" in kannel and "503" in kannel
+    twilio = re.search(r'<tr class="" data-provider="twilio">.*?</tr>', page, re.S).group(0)
+    assert "2. " in twilio and ">up<" in twilio and "s ago" in twilio

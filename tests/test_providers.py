@@ -27,6 +27,7 @@ def test_every_provider_module_is_registered_exactly_once():
         if isinstance(getattr(module, "PROVIDER", None), Provider):
             found.add(module.PROVIDER.slug)
             assert channels.PROVIDERS[module.PROVIDER.slug] is module.PROVIDER
+            assert module.PROVIDER.title, f"{module.PROVIDER.slug} needs a title for people"
     assert found == set(channels.PROVIDERS) == {"console", "twilio", "africastalking", "kannel"}
     with pytest.raises(ValueError, match="registered twice"):
         channels.register(channels.get("kannel"))

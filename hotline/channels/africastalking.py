@@ -119,6 +119,7 @@ class AfricasTalking(Provider):
     """Africa's Talking SMS and USSD."""
 
     slug = "africastalking"
+    title = "Africa's Talking"
     prefix = "AT_"
     modes = {"ussd": Mode(f"USSD dial ({SIMULATED_SERVICE_CODE})", "ussd", dial=SIMULATED_SERVICE_CODE),
              "at-sms": Mode("SMS via Africa's Talking", "sms")}

@@ -262,6 +262,8 @@ class Provider:
     calls the line."""
 
     slug: str = ""
+    title: str = ""
+    """Its name for people (the console's dashboard)."""
     prefix: str = ""
     """The environment prefix of its settings (`TWILIO_`, `AT_`, `KANNEL_`)."""
     endpoints: tuple[Endpoint, ...] = ()

@@ -15,6 +15,7 @@ class Console(Provider):
     """For development and demos: every message 'sent' is only stored."""
 
     slug = "console"
+    title = "Console (stores messages, sends nothing)"
     prefix = "CONSOLE_"
     default_tps = DEFAULT_TPS
     endpoints = ()

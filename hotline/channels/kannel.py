@@ -160,6 +160,7 @@ class Kannel(Provider):
     """Kannel's smsbox: SMS in through sms-service, out through sendsms, reports through dlr-url."""
 
     slug = "kannel"
+    title = "Kannel (SMPP)"
     prefix = "KANNEL_"
     default_tps = DEFAULT_TPS
     endpoints = (

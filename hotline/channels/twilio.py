@@ -99,6 +99,7 @@ class Twilio(Provider):
     """Twilio SMS in and out (and Twilio-compatible platforms)."""
 
     slug = "twilio"
+    title = "Twilio API (Twilio, Somleng)"
     prefix = "TWILIO_"
     default_tps = DEFAULT_TPS
     endpoints = (

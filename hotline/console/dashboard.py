@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from redis.exceptions import RedisError
 
-from hotline import audit, stats, svgchart
-from hotline.outbound import deadletters
+from hotline import audit, channels, stats, svgchart
+from hotline.outbound import circuit, deadletters
 from hotline.console import query as args
 from hotline.console.auth import services
 from hotline.console.views import bp, words, zone
@@ -35,6 +35,17 @@ def _dead_rows(s) -> dict[str, set[int]] | None:
         return None
 
 
+def _routes(s) -> list[dict]:
+    """Each SMS provider of SMS_PROVIDERS, in order: its name, its health (shared by every worker in
+    Redis: up, down, trying again), its send rate. The same facts as /healthz's `providers`."""
+    routes = []
+    for slug in s.settings.sms_providers:
+        health = circuit.health(s.redis, slug)
+        routes.append({"slug": slug, "label": channels.get(slug).title, "tps": s.settings.provider(slug).tps,
+                       **health.as_dict()})
+    return routes
+
+
 @bp.get("/dashboard")
 @login_required
 def dashboard():
@@ -51,6 +62,7 @@ def dashboard():
                                      for p in d["provinces"]],
                                     {w.type(t): [p["by_type"].get(t, 0) for p in d["provinces"]] for t in d["types"]})
     return render_template("console/dashboard.html", d=d, weekly=weekly, provinces=provinces, dead_known=dead is not None,
+                           routes=_routes(s),
                            ack=_duration(d["timing"]["acknowledge"]["median_seconds"]),
                            close=_duration(d["timing"]["close"]["median_seconds"]), types=tuple(s.directory.types),
                            statuses=STATUSES)
