@@ -93,6 +93,8 @@ def test_no_answer_from_kannel_keeps_the_message_there_and_it_never_arrives_twic
     messages = alert_messages(services)
     assert {(m.status, m.provider, m.pinned) for m in messages} == {("pending", "kannel", True)}
     assert fake_twilio.requests == []
+    assert circuit.health(services.redis, "kannel").state == "down"   # two silences: taken to be down
+    services.redis.hset(circuit.KEY.format("kannel"), "open_until", 0)  # a minute later: tried again
     for message in messages:
         assert jobs.send_sms(message.id) == "queued"      # the retry: Kannel again, never Twilio
     assert len(fake_kannel.accepted) == 2 and fake_twilio.requests == []
@@ -166,9 +168,10 @@ def test_a_reporters_reply_leaves_only_through_the_route_they_used_and_waits_for
         with pytest.raises(jobs.DeliveryFailed):
             jobs.send_sms(reply.id)
     assert circuit.health(services.redis, "kannel").state == "down"
-    with pytest.raises(jobs.DeliveryFailed):
-        jobs.send_sms(reply.id)                           # Kannel is down: the reply still waits for it
-    assert fake_twilio.requests == []
+    tried = len(fake_kannel.requests)
+    with pytest.raises(jobs.DeliveryFailed, match="taken to be down"):
+        jobs.send_sms(reply.id)                           # Kannel is down: the reply waits for it, untried
+    assert fake_twilio.requests == [] and len(fake_kannel.requests) == tried
     with services.Session() as db:
         assert db.get(OutboundMessage, reply.id).provider == "kannel"
     fake_kannel.clear()
@@ -308,3 +311,43 @@ def test_the_dashboard_shows_each_routes_state(services, two_routes, client):
     assert "1. Kannel (SMPP)" in kannel and "down: skipped for now" in kannel and "503" in kannel
     twilio = re.search(r'<tr class="" data-provider="twilio">.*?</tr>', page, re.S).group(0)
     assert "2. " in twilio and ">up<" in twilio and "s ago" in twilio
+
+
+def test_a_message_every_provider_refuses_for_good_fails_at_once(services, two_routes):
+    """Kannel answers 4xx (its user or password is wrong) and Twilio 401: the alert fails for good
+    at once (contract: a 4xx is a permanent failure), so its report climbs a level instead of waiting."""
+    fake_kannel, fake_twilio = two_routes
+    fake_kannel.password = "changed"
+    fake_twilio.script(["401"] * 50)
+    direct_report(services, "recruiter")
+    run_worker(services)
+    messages = alert_messages(services)
+    first = messages[:2]                                  # the village leader's and the NGO's
+    assert {m.contact_id for m in first} == {"pv-angkrong-village", "ngo-safe-migration"}
+    assert {m.status for m in first} == {"failed"}
+    assert all("kannel refused it: 403" in m.error and m.attempts == 1 for m in first)
+    assert len({m.contact_id for m in messages}) > 2     # the leader's level climbed at once
+    assert {m.status for m in messages} == {"failed"}
+    assert fake_kannel.accepted == [] and fake_twilio.accepted == []
+
+
+def test_a_refusal_by_one_provider_moves_the_alert_on(services, two_routes):
+    fake_kannel, fake_twilio = two_routes
+    fake_kannel.password = "changed"
+    direct_report(services, "recruiter")
+    run_worker(services)
+    assert {(m.status, m.provider) for m in alert_messages(services)} == {("queued", "twilio")}
+
+
+def test_a_provider_gone_silent_is_taken_down_after_two_unanswered_sends(services, two_routes):
+    """Each unanswered send holds a worker for the whole provider timeout: two in a row take Kannel
+    down, so even one worker moves alerts on within two timeouts (20 s by default, under 30)."""
+    fake_kannel, fake_twilio = two_routes
+    fake_kannel.script(["timeout", "timeout"])
+    direct_report(services, "recruiter")
+    run_worker(services)
+    assert circuit.health(services.redis, "kannel").state == "down"
+    assert {(m.provider, m.pinned) for m in alert_messages(services)} == {("kannel", True)}   # they wait there
+    direct_report(services, "recruiter")
+    run_worker(services)
+    assert len(fake_kannel.requests) == 2 and len(fake_twilio.accepted) == 2

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 FAILURES_TO_OPEN = 3
 """Consecutive failed sends after which a provider is taken to be down."""
 
+SILENCE_WEIGHT = 2
+"""A send the provider never answered counts as this many failures: each one held a worker for the
+whole provider timeout, so two in a row are enough to stop waiting on a provider gone silent."""
+
 OPEN_SECONDS = 60
 """How long a provider taken to be down is skipped before it is tried again."""
 
@@ -25,7 +29,7 @@ KEY = "hotline:provider:{}"
 """A provider's health: a hash of failures, open_until, last_error, last_ok."""
 
 _FAILED = """
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', tonumber(ARGV[5]))
 redis.call('HSET', KEYS[1], 'last_error', ARGV[1], 'last_failure', ARGV[2])
 if failures >= tonumber(ARGV[3]) then redis.call('HSET', KEYS[1], 'open_until', ARGV[2] + ARGV[4]) end
 redis.call('EXPIRE', KEYS[1], 7 * 86400)
@@ -76,15 +80,16 @@ def available(redis: Redis, slug: str, now: float | None = None) -> bool:
     return health(redis, slug, now).state != "down"
 
 
-def failed(redis: Redis, slug: str, error: str, now: float | None = None) -> None:
-    """Count a failed send (the error's kind only: never a number or a text)."""
+def failed(redis: Redis, slug: str, error: str, now: float | None = None, weight: int = 1) -> None:
+    """Count a failed send (the error's kind only: never a number or a text); `weight` failures for
+    one that was never answered (SILENCE_WEIGHT)."""
     now = time.time() if now is None else now
     try:
-        failures = redis.eval(_FAILED, 1, KEY.format(slug), error[:80], now, FAILURES_TO_OPEN, OPEN_SECONDS)
+        failures = redis.eval(_FAILED, 1, KEY.format(slug), error[:80], now, FAILURES_TO_OPEN, OPEN_SECONDS, weight)
     except RedisError as exc:
         log.warning("provider health not recorded: %s", type(exc).__name__)
         return
-    if int(failures) == FAILURES_TO_OPEN:
+    if int(failures) - weight < FAILURES_TO_OPEN <= int(failures):
         log.warning("SMS provider %s taken to be down after %d failures; alerts go to the next for %d s",
                     slug, FAILURES_TO_OPEN, OPEN_SECONDS)
 

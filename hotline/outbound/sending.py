@@ -5,6 +5,8 @@
   tried at once, so an alert moves on within seconds, never waiting out a dead provider.
 - A message to a reporter leaves only through the provider (and from the number) the reporter used,
   and waits for it: it is "pinned" from the start.
+- A message every provider refused for good (a 4xx, missing credentials) fails at once: retrying
+  cannot mend it (the console can send it again once the cause is mended).
 - A provider that took a message (2xx) is the only one that ever carries it; one that never answered
   may have taken it, so the message is pinned to it too and only ever tried there again.
 - Every send waits for a place in its provider's rate (throttle) and tells the provider's health
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from hotline import channels
-from hotline.channels.base import RECIPIENT, UNKNOWN, Outgoing, SendError
+from hotline.channels.base import RECIPIENT, REFUSED, UNKNOWN, Outgoing, SendError
 from hotline.models import OutboundMessage, Reporter
 from hotline.outbound import circuit, claims, throttle
 
@@ -75,11 +77,16 @@ def deliver(s, message_id: int) -> Outcome | None:
             claims.finish(s, OutboundMessage, message_id, "failed", "recipient said STOP")
             return None
         outgoing = Outgoing(s.vault.decrypt(message.recipient), message.body, str(message.id), message.sender)
-        order, urgent = candidates(s, message), message.urgent
+        order, urgent, pinned = candidates(s, message), message.urgent, message.pinned
+    if pinned and not circuit.available(s.redis, order[0]):
+        # Its only provider is taken to be down: wait for it without tying up a worker on it.
+        return Outcome(None, order[0], error=f"{order[0]} is taken to be down: the message waits for it", retry=True)
     errors: list[str] = []
+    refused_by_all = True  # every provider refused it for good (a 4xx, no credentials): not retried
     for slug in order:
         if not throttle.take(s.redis, slug, s.settings.provider(slug).tps, urgent, RATE_WAIT_SECONDS):
             errors.append(f"{slug}: its send rate is full")
+            refused_by_all = False
             continue
         try:
             result = channels.get(slug).send(s.settings.provider(slug), outgoing, s.settings)
@@ -87,12 +94,15 @@ def deliver(s, message_id: int) -> Outcome | None:
             errors.append(str(exc))
             if exc.outcome == RECIPIENT:  # the number itself: no provider will take it
                 return Outcome("failed", slug, error=str(exc))
-            circuit.failed(s.redis, slug, str(exc)[:60])
+            circuit.failed(s.redis, slug, str(exc)[:60], weight=circuit.SILENCE_WEIGHT if exc.outcome == UNKNOWN else 1)
             if exc.outcome == UNKNOWN:  # it may have been taken: only ever this provider again
                 return Outcome(None, slug, error=str(exc), retry=True, pinned=True)
+            refused_by_all = refused_by_all and exc.outcome == REFUSED
             continue  # not taken (refused, unreachable, 5xx): the next provider, at once
         circuit.succeeded(s.redis, slug)
         if errors:
             log.info("SMS %s went out through %s after %d failed attempt(s)", message_id, slug, len(errors))
         return Outcome(result.status, slug, result.provider_message_id)
+    if refused_by_all:
+        return Outcome("failed", order[-1], error="; ".join(errors)[:255])
     return Outcome(None, order[0], error="; ".join(errors)[:255], retry=True)
