@@ -1,7 +1,7 @@
 """Storing reports and what happens to them: one module that writes reports and their timeline."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -77,6 +77,17 @@ def insert(conn: Connection, number: str, values: dict) -> int | None:
         conn.execute(_INSERT_EVENT, {"report_id": report_id, "kind": "created", "actor": "line",
                                      "data": {"channel": values["channel"], "type": values["type"]}})
     return report_id
+
+
+def lock(session: Session, report_id: int) -> bool:
+    """Take the report for this transaction before reading it (False: no such report). Jobs that
+    decide who to tell (routing, escalation) then run one after another for one report, each seeing
+    what the one before committed: two routing jobs of one report running at once on two workers
+    could both find it never routed, and tell its contacts twice ("new", then "located"). A write
+    that changes nothing: PostgreSQL locks the row, SQLite takes its one write lock."""
+    result = session.execute(update(Report).where(Report.id == report_id).values(routing=Report.routing)
+                             .execution_options(synchronize_session=False))
+    return result.rowcount == 1
 
 
 def add_event(session: Session, report: Report, kind: str, actor: str = "line", data: dict | None = None) -> ReportEvent:

@@ -23,9 +23,9 @@ def route_report(s, report_id: int) -> str:
     is routed again for the new place: the place's contacts are alerted, and those alerted before
     are told where ("located"). Nothing is ever sent twice."""
     with s.Session.begin() as session:
-        report = session.get(Report, report_id)
-        if report is None:
+        if not reports.lock(session, report_id):
             return "missing"
+        report = session.get(Report, report_id)
         planned_area = report.area_code
         before = _routed_area(session, report)
         if before is not _NEVER and before == planned_area:
@@ -72,9 +72,9 @@ def _mark_routed(session, report_id: int, planned_area: str | None) -> None:
 def escalate_report(s, report_id: int, level: int) -> str:
     """If nobody acknowledged, alert the next shallower leaders and tell the agencies; a no-op after OK."""
     with s.Session.begin() as session:
-        report = session.get(Report, report_id)
-        if report is None:
+        if not reports.lock(session, report_id):
             return "missing"
+        report = session.get(Report, report_id)
         if report.status != "new":
             return "acknowledged"
         route = _plan(s, report)
