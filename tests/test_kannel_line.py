@@ -94,3 +94,55 @@ def test_khmer_goes_both_ways_as_ucs2(services, line):
     with services.Session() as db:
         report = db.scalars(select(Report)).one()
     assert report.type == "unsorted" and report.answers["text"] == "ខ្ញុំ\u200bឃើញ\u200bមេខ្យល់\u200bនៅ\u200bផ្សារ"
+
+
+def test_kannel_first_twilio_second_alerts_move_when_kannel_goes_away(services, line, fake_twilio):
+    """SMS_PROVIDERS=kannel,twilio with the real Kannel: a report goes in and out through Kannel; then
+    Kannel stops: the next report's alerts go through Twilio at once, each once, while a message to the
+    reporter who wrote through Kannel waits for Kannel and leaves through it when it is back."""
+    import time
+
+    from hotline import casework
+    from hotline.outbound import circuit
+    from tests.kit import TWILIO_TOKEN, direct_report
+    from workers import jobs
+
+    settings = services.settings
+    fake_twilio.auth_token = TWILIO_TOKEN
+    settings.providers = dict(settings.providers, twilio=channels.get("twilio").read_config(fake_twilio.env(),
+                                                                                          production=False))
+    settings.sms_providers = ("kannel", "twilio")
+    phone = "+85512340003"
+    for text in ("hello", "6", "2", "3", "14010101"):
+        exchange(services, line, phone, text)
+    end = exchange(services, line, phone, "1")                           # yes, someone may call back
+    with services.Session() as db:
+        first = db.scalars(select(Report)).one()
+    assert first.number in end and first.consent is True
+    run_worker(services)
+    wait_for(lambda: len(_to(line, DUTY_UNIT)) == 2, 10, "the first report's alerts at the SMSC")
+    assert fake_twilio.requests == []
+
+    line.kannel.stop()                                                   # Kannel goes away
+    stopped = time.monotonic()
+    with services.Session.begin() as db:
+        report = db.scalars(select(Report).where(Report.number == first.number)).one()
+        relay = casework.message_reporter(db, services, report, "We will call you at 5 pm.", "staff")
+    second = direct_report(services, "urgent")                          # routed: its alerts are stored
+    run_worker(services)
+    assert time.monotonic() - stopped < 30
+    assert sorted(m["to"] for m in fake_twilio.accepted) == ["+85512000001", DUTY_UNIT]  # the leader, the duty unit
+    assert all(second in m["body"] for m in fake_twilio.accepted)
+    with services.Session() as db:
+        waiting = db.get(OutboundMessage, relay.id)
+    assert (waiting.status, waiting.provider) == ("pending", "kannel")  # the reporter's message waits
+
+    line.kannel.start()                                                  # Kannel is back
+    line.smsc.wait_bound()
+    services.redis.delete(circuit.KEY.format("kannel"))
+    since = len(line.smsc.submitted())
+    assert jobs.send_sms(relay.id) == "queued"
+    wait_for(lambda: _to(line, phone, since), 10, "the caseworker's message at the SMSC")
+    assert _to(line, phone, since) == ["We will call you at 5 pm."]
+    assert all(m["to"] != phone for m in fake_twilio.accepted)
+
