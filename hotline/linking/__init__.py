@@ -1,0 +1,11 @@
+"""Linking reports that name the same recruiter (docs/contract.md section 5, "Linked reports").
+
+- `words`: the normal form of what reporters write (case, spacing, Khmer Unicode, romanised Khmer).
+- `identifiers`: what a report names (recruiter numbers, agency names, its description), pure.
+- `index`: identifiers stored per report (numbers encrypted, found by keyed hash), and a report's links.
+- `suggest`: similar names and descriptions scored (rapidfuzz) into suggestions a caseworker decides.
+- `clusters`: identifiers named by enough of an agency's reports, and `cluster.detected` pushed once per size.
+- `work`: what the worker's jobs (and the backfill command) run.
+
+Linking runs in workers only, never in the webhook step.
+"""
