@@ -17,8 +17,8 @@ from sqlalchemy import distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from hotline.directory import ClusterRule
-from hotline.localtime import aware
 from hotline.linking.identifiers import CLUSTER_KINDS
+from hotline.localtime import aware
 from hotline.models import Identifier, Report, ReportContact, ReportIdentifier
 from hotline.vault import Vault
 
