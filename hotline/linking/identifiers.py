@@ -35,10 +35,15 @@ KHMER_ORG = ("ក្រុមហ៊ុន", "ភ្នាក់ងារ")
 
 STOP_WORDS = frozenset({"a", "an", "the", "of", "from", "at", "with", "by", "in", "for", "to", "and", "or", "is", "was",
                         "are", "called", "named", "name", "his", "her", "their", "my", "our", "he", "she", "they",
-                        "we", "i", "it", "said", "says", "say", "work", "works", "working", "job", "jobs", "this",
-                        "that", "there", "has", "have", "had", "gave", "give", "number", "phone", "car", "van",
+                        "we", "i", "it", "said", "says", "say", "this",
+                        "that", "there", "has", "have", "had", "gave", "give", "number", "phone", "car", "van", "call",
                         "mr", "mrs", "ms", "miss", "lok", "louk", "neak", "neaksrei", "chmous", "chhmuos"})
 """Words that end a name (titles of people among them: a name of a person is never taken) (a name is at most NAME_WORDS words between them)."""
+
+GENERIC_WORDS = frozenset({"job", "jobs", "work", "works", "worker", "workers", "labour", "labor", "travel", "new", "big",
+                           "good", "thai", "thailand", "korea", "korean", "malaysia", "japan", "china", "factory",
+                           "fishing", "construction", "maid", "cambodia", "khmer", "international", "local", "best"})
+"""Words that name no agency by themselves: a "name" of these words only ("a job agency") is none."""
 
 NAME_WORDS = 3
 """Most words a name has."""
@@ -85,11 +90,18 @@ def names_in(text: str) -> list[tuple[str, str]]:
                     found.append(rest[:KHMER_NAME_CHARS])
     out, seen = [], set()
     for label in found:
-        key = words.key(label)
-        if len(key) >= MIN_KEY and key not in seen and not key.isdigit():
+        key = name_key(label)
+        if len(key) >= MIN_KEY and key not in seen and not key.isdigit() \
+                and not set(words.tidy(label).split()) <= GENERIC_WORDS:
             seen.add(key)
             out.append((key, label))
     return out
+
+
+def name_key(name: str) -> str:
+    """The key form of an agency's name as written ("Sun Rise Manpower Co." and "sunrise" compare as
+    "sun rise" and "sunrise"): the words for agency or company left out."""
+    return words.key(" ".join(w for w in words.tidy(name).split() if w not in ORG_WORDS))
 
 
 def _name_words(tokens) -> list[str]:
