@@ -106,7 +106,7 @@ def test_the_directory_checks_clusters_with_the_line(tmp_path, section, message)
     with pytest.raises(ConfigError) as caught:
         load_directory(tmp_path / "directory.yaml")
     problem = next(p for p in caught.value.problems if message in str(p))
-    assert problem.line == len(text.splitlines()) + 1  # the offending line: the section's own
+    assert problem.line == len(text.splitlines())  # the offending line: the section, last in the file
 
 
 def test_the_sample_directorys_clusters():
