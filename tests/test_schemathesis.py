@@ -33,7 +33,7 @@ EXAMPLES = int(os.environ.get("HOTLINE_SCHEMATHESIS_EXAMPLES", "150"))
 """Examples per operation in the fuzzing phase (the examples and coverage phases add their own)."""
 DERANDOMIZE = not os.environ.get("HOTLINE_SCHEMATHESIS_RANDOM")
 """The same data on every run (CI), unless HOTLINE_SCHEMATHESIS_RANDOM is set."""
-OPERATIONS = {"GET /api/v1/reports", "GET /api/v1/reports/{number}", "POST /api/v1/reports/{number}/events",
+OPERATIONS = {"GET /api/v1/reports", "GET /api/v1/reports/{number}", "GET /api/v1/clusters", "POST /api/v1/reports/{number}/events",
               "POST /api/v1/reports/{number}/messages"}
 """Every operation but GET /api/v1/openapi.json, which Schemathesis leaves out as the one serving the schema."""
 
