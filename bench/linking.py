@@ -26,24 +26,20 @@ import time
 from datetime import timedelta
 
 import webload as W
+from sqlalchemy import insert, select
 
-from sqlalchemy import insert, select  # noqa: E402
-
-from hotline import services  # noqa: E402
-from hotline.linking import identifiers, suggest, work  # noqa: E402
-from hotline.linking.identifiers import Named  # noqa: E402
-from hotline.models import Identifier, Report, ReportContact, ReportIdentifier, utcnow  # noqa: E402
-from hotline.settings import Settings  # noqa: E402
-from workers import context  # noqa: E402
+from hotline import services
+from hotline.linking import identifiers, suggest, work
+from hotline.models import Identifier, Report, ReportContact, ReportIdentifier, utcnow
+from hotline.settings import Settings
+from workers import context
 
 SEED = 20261201
 TARGET_RATIO = 1.5
 AGENCY = "ngo-safe-migration"
 VILLAGE = "14010101"
 CHUNK = 5000
-WORDS = ("golden star sun rise angkor mekong lucky pearl royal victory ocean dragon lotus jasmine phkay meas "
-         "rasmey thmey sok san heng dara thida sophea chan vanna bopha kosal white van red motorbike factory "
-         "fishing boat construction maid restaurant karaoke farm border night bus market pagoda").split()
+WORDS = ["golden", "star", "sun", "rise", "angkor", "mekong", "lucky", "pearl", "royal", "victory", "ocean", "dragon", "lotus", "jasmine", "phkay", "meas", "rasmey", "thmey", "sok", "san", "heng", "dara", "thida", "sophea", "chan", "vanna", "bopha", "kosal", "white", "van", "red", "motorbike", "factory", "fishing", "boat", "construction", "maid", "restaurant", "karaoke", "farm", "border", "night", "bus", "market", "pagoda"]
 
 
 def number(i: int) -> str:

@@ -3,7 +3,7 @@ event (or undo it). Each is audited, keeps both reports whole, and returns the w
 commit. The console calls these for a report the user may see, with `visible` its scope."""
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from hotline import audit, reports
@@ -57,8 +57,7 @@ def unmerge(session: Session, report: Report, actor: str) -> list[Work]:
     if report.duplicate_of is None:
         raise CaseworkError("this report was not merged into another", status=409)
     primary = session.get(Report, report.duplicate_of)
-    session.execute(update(Report).where(Report.id == report.id).values(duplicate_of=None)
-                    .execution_options(synchronize_session="fetch"))
+    report.duplicate_of = None
     reports.add_event(session, report, "unmerged", actor=actor, data={"from": primary.number})
     reports.add_event(session, primary, "unmerged", actor=actor, data={"from": report.number})
     audit.record(session, actor, "report.unmerge", report.number, details={"from": primary.number})

@@ -7,12 +7,14 @@ so words added while a run works are linked by the next one (the job enqueued wi
 """
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select, update
 
 from hotline import queues, reports
 from hotline.linking import clusters, identifiers, index, suggest
 from hotline.linking.identifiers import CLUSTER_KINDS, Named
-from hotline.models import Report, ReportContact, utcnow
+from hotline.models import Identifier, Report, ReportContact, ReportIdentifier, utcnow
 from hotline.outbound import outbox
 from hotline.outbound.means import MEANS
 from hotline.outbound.means.base import CLUSTER
@@ -93,8 +95,6 @@ def want_link(session, report: Report) -> None:
 def link_job(report_id: int) -> Work:
     """The job linking a report, under a job id of its own (a run already under way may have read the
     report before this change)."""
-    import uuid
-
     return queues.LINK.work(report_id, f"-{uuid.uuid4().hex[:12]}")
 
 
@@ -142,8 +142,6 @@ def _index_only(s, report_id: int) -> None:
 
 def _identifiers_of(session, report_id: int) -> list[tuple[int, str]]:
     """(identifier id, kind) of what a report names."""
-    from hotline.models import Identifier, ReportIdentifier
-
     return session.execute(select(Identifier.id, Identifier.kind)
                            .join(ReportIdentifier, ReportIdentifier.identifier_id == Identifier.id)
                            .where(ReportIdentifier.report_id == report_id)).all()
