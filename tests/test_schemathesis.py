@@ -69,8 +69,13 @@ def reports(services, monkeypatch):
     return Reports(services)
 
 
+WORKFLOW_OPERATIONS = OPERATIONS - {"GET /api/v1/clusters"}
+"""What the stateful workflows reach: they follow links from a listed report, and no link leads to the
+agency's clusters (the first test calls them)."""
+
+
 @pytest.fixture
-def api_schema(app, reports):
+def api_schema(app, reports, request):
     """The app's OpenAPI document as a Schemathesis schema, the NGO's token on every request."""
     visible = reports.visible
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
@@ -98,7 +103,7 @@ def api_schema(app, reports):
     for label, counts in sorted(statuses.items()):
         print(f"  {label:40} {sum(counts.values()):5}  " + "  ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     # The token worked and real reports were reached: every operation answered some success.
-    assert set(statuses) == OPERATIONS
+    assert set(statuses) == (WORKFLOW_OPERATIONS if "workflows" in request.node.name else OPERATIONS)
     assert all(any(200 <= code < 300 for code in counts) for counts in statuses.values()), dict(statuses)
 
 
