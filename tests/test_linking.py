@@ -291,3 +291,27 @@ def test_suggestions_wait_for_a_caseworker(client, wired):
         rows = session.execute(select(ReportLink.by, ReportLink.state)).all()
     assert sorted(rows) == [("description", "suggested"), ("name", "suggested")]  # nothing confirmed by itself
     assert c not in found
+
+
+def test_a_cluster_push_that_fails_is_retried_with_the_same_delivery(wired, receiver):
+    class FailClustersTwice:
+        """The agency's endpoint answers 500, then 503, to the first two cluster pushes; 200 to the rest."""
+
+        failures = [500, 503]
+
+        def __bool__(self):
+            return True
+
+        def pop(self, _):
+            last = receiver.requests[-1]["headers"]["X-Hotline-Event"]
+            return self.failures.pop(0) if last == "cluster.detected" and self.failures else 200
+
+    receiver.script = FailClustersTwice()
+    for i, form in enumerate(FORMS[:3]):
+        recruiter(wired, f"call {form}", sender=f"+8551600013{i}")
+    run_worker(wired)
+    pushes = [r for r in receiver.requests if r["headers"]["X-Hotline-Event"] == "cluster.detected"]
+    assert len(pushes) == 3 and len({p["headers"]["X-Hotline-Delivery"] for p in pushes}) == 1
+    assert len({p["body"] for p in pushes}) == 1  # the very same body each time
+    with wired.Session() as session:
+        assert session.scalar(select(Alert.status).where(Alert.kind == "cluster", Alert.means == "webhook")) == "delivered"

@@ -13,13 +13,14 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import distinct, exists, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from hotline.directory import ClusterRule
 from hotline.linking.identifiers import CLUSTER_KINDS
 from hotline.localtime import aware
-from hotline.models import Identifier, Report, ReportContact, ReportIdentifier
+from hotline.models import Identifier, Report, ReportIdentifier
+from hotline.scoping import routed_to
 from hotline.vault import Vault
 
 
@@ -65,11 +66,6 @@ def since(rule: ClusterRule, now: datetime) -> datetime:
     return now - timedelta(days=rule.days)
 
 
-def _routed_to(agency_id: str):
-    """A condition on Report: routed to this agency (one index look-up per report, whatever the agency holds)."""
-    return exists().where(ReportContact.report_id == Report.id, ReportContact.contact_id == agency_id)
-
-
 def of_agency(session: Session, vault: Vault, agency_id: str, rule: ClusterRule, now: datetime,
               identifier_ids: list[int] | None = None) -> list[Cluster]:
     """The agency's clusters (of these identifiers only, when given): two queries, each reading the
@@ -78,7 +74,7 @@ def of_agency(session: Session, vault: Vault, agency_id: str, rule: ClusterRule,
     counted = (select(ReportIdentifier.identifier_id)
                .join(Report, Report.id == ReportIdentifier.report_id)
                .join(Identifier, Identifier.id == ReportIdentifier.identifier_id)
-               .where(Identifier.kind.in_(CLUSTER_KINDS), Report.created_at >= since(rule, now), _routed_to(agency_id))
+               .where(Identifier.kind.in_(CLUSTER_KINDS), Report.created_at >= since(rule, now), routed_to(agency_id))
                .group_by(ReportIdentifier.identifier_id)
                .having(func.count(distinct(event)) >= rule.reports))
     if identifier_ids is not None:
@@ -91,7 +87,7 @@ def of_agency(session: Session, vault: Vault, agency_id: str, rule: ClusterRule,
     rows = session.execute(
         select(ReportIdentifier.identifier_id, Report.id, Report.number, Report.created_at, Report.duplicate_of)
         .join(Report, Report.id == ReportIdentifier.report_id)
-        .where(ReportIdentifier.identifier_id.in_(ids), Report.created_at >= since(rule, now), _routed_to(agency_id))
+        .where(ReportIdentifier.identifier_id.in_(ids), Report.created_at >= since(rule, now), routed_to(agency_id))
         .order_by(Report.created_at, Report.id)).all()
     members: dict[int, dict[int, Member]] = {}
     for row in rows:
