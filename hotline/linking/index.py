@@ -9,16 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import (
-    ColumnElement,
-    case,
-    delete,
-    literal,
-    null,
-    or_,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Integer, case, cast, delete, literal, null, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -113,6 +104,9 @@ class Linked:
 BY_ORDER = ("phone", "name", "description", "duplicate")
 """How a link's grounds are listed."""
 
+_NO_ID = cast(null(), Integer)
+"""A typed NULL: PostgreSQL reads an untyped NULL in a UNION as text."""
+
 
 def links_of(session: Session, report: Report, visible: ColumnElement[bool]) -> list[Linked]:
     """The reports linked to `report` that the reader may see (`visible`, a condition on Report), in one
@@ -121,13 +115,13 @@ def links_of(session: Session, report: Report, visible: ColumnElement[bool]) -> 
     mine, theirs = aliased(ReportIdentifier), aliased(ReportIdentifier)
     shown = (Report.id, Report.number, Report.created_at)
     by_phone = (select(*shown, literal("phone").label("by"), literal("confirmed").label("state"),
-                       null().label("link_id"), null().label("score"))
+                       _NO_ID.label("link_id"), _NO_ID.label("score"))
                 .join(theirs, theirs.report_id == Report.id)
                 .join(mine, mine.identifier_id == theirs.identifier_id)
                 .join(Identifier, Identifier.id == mine.identifier_id)
                 .where(mine.report_id == report.id, Identifier.kind == "phone", Report.id != report.id, visible))
     primary = report.duplicate_of or report.id
-    same_event = (select(*shown, literal("duplicate"), literal("confirmed"), null(), null())
+    same_event = (select(*shown, literal("duplicate"), literal("confirmed"), _NO_ID, _NO_ID)
                   .where(or_(Report.id == primary, Report.duplicate_of == primary), Report.id != report.id, visible))
     other = case((ReportLink.report_id == report.id, ReportLink.other_id), else_=ReportLink.report_id)
     suggested = (select(*shown, ReportLink.by, ReportLink.state, ReportLink.id, ReportLink.score)
