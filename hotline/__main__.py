@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                                     "or open longer than HOTLINE_OPEN_RETENTION_DAYS")
     sub.add_parser("mask-numbers", help="mask each reporter's own number in the words stored with their reports "
                                         "(once, after upgrading from a version that stored them as typed)")
+    sub.add_parser("link", help="link every stored report now (after upgrading; workers link new reports "
+                                "themselves): identifiers, clusters told to agencies, suggestions")
     dead = sub.add_parser("dead-letters", help="list deliveries that failed every retry; --requeue sends them again")
     dead.add_argument("--requeue", nargs="*", metavar="JOB_ID", help="requeue these jobs (none named: all)")
     simulate = sub.add_parser("simulate", help="a basic phone in the terminal, talking to a running line")
@@ -63,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
 
         s = services()
         print(f"masked the reporter's own number in {reports.mask_stored(s.Session, s.vault, s.directory.line.country)} reports")
+        return 0
+    if args.command == "link":
+        from hotline.linking import work
+        from workers.context import services
+
+        counts = work.backfill(services(), out=print)
+        print(f"linked {counts['reports']} reports: {counts['clusters']} cluster alerts queued, "
+              f"{counts['suggestions']} new suggestions")
         return 0
     if args.command == "dead-letters":
         from hotline.outbound import deadletters

@@ -7,8 +7,8 @@ scrubs it, and the timeline is scrubbed the same way).
 
 Every error, here and on any /api path (unknown route, wrong method, too large), is JSON
 `{"error": ..., "field": ...}`; an unexpected failure is a JSON `503`, never a `500`.
-Reads are two queries (reading one report adds its audit entry); writes are one transaction, and their
-jobs are enqueued after commit.
+Reads are two queries (reading one report adds its audit entry and one query for its links); writes are
+one transaction, and their jobs are enqueued after commit.
 """
 from __future__ import annotations
 
@@ -24,16 +24,17 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from hotline import audit, casework, reportnumber, scoping
+from hotline.linking import clusters, index
 from hotline.outbound import outbox
 from hotline import openapi as spec
 from hotline.directory import Contact
-from hotline.models import STATUSES, Report
-from hotline.payloads import report_payload, scrub
+from hotline.models import STATUSES, Report, utcnow
+from hotline.payloads import cluster_payload, report_payload, scrub
 
 log = logging.getLogger(__name__)
 
@@ -240,9 +241,11 @@ def summary(s, report: Report) -> dict:
 
 
 def detail(s, report: Report, agency_id: str) -> dict:
-    """A report with its timeline as this agency may read it (known kinds only; other teams' notes
-    left out; nothing that identifies the reporter)."""
+    """A report with its timeline and links as this agency may read them (known kinds only; other teams'
+    notes left out; only linked reports routed to this agency; nothing that identifies the reporter)."""
     doc = summary(s, report)
+    doc["links"] = [{"number": link.number, "by": index.ordered_by(link.by), "confirmed": link.confirmed}
+                    for link in index.links_of(object_session(report), report, scoping.agency_reports(agency_id))]
     own = s.vault.decrypt(report.reporter_phone) if report.reporter_phone is not None else None
     country = s.directory.line.country
     doc["timeline"] = []
@@ -357,6 +360,19 @@ def get_report(number: str):
         report = _load(session, number)
         audit.record(session, _actor(), "report.view", report.number)
         return current_app.json.response(detail(s, report, _agency().id))
+
+
+@bp.get("/clusters")
+def list_clusters():
+    """The identifiers (recruiters' numbers, agencies' names) named by at least `clusters.reports` of this
+    agency's reports within the last `clusters.days` days, biggest first (hotline.linking.clusters)."""
+    unknown = sorted(set(request.args))
+    if unknown:
+        raise ApiError(400, "this path takes no query parameters", _printable(unknown[0]))
+    s = _services()
+    with s.Session() as session:
+        found = clusters.of_agency(session, s.vault, _agency().id, s.directory.clusters, utcnow())
+    return current_app.json.response({"clusters": [cluster_payload(c) for c in found]})
 
 
 @bp.post("/reports/<number>/events")

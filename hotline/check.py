@@ -106,6 +106,12 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
                     result.screens += 1
                     if not fits_sms(words, 2):
                         result.errors.append(_too_long(config, lang, f"alert_{kind}", channel, words))
+                # A cluster's alert with its longest value and one report's number (more are added as they fit).
+                words = config.text(lang, "alert_cluster", **{k: SAMPLE_VALUES[k] for k in ("count", "days", "value",
+                                                                                             "numbers")})
+                result.screens += 1
+                if not fits_sms(words, 2):
+                    result.errors.append(_too_long(config, lang, "alert_cluster", channel, words))
             for key, text in _final_texts(engine, channel, lang):
                 result.screens += 1
                 if not fits_final(text, channel):

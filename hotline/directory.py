@@ -41,6 +41,19 @@ class Contact:
     line: int = 0
 
 
+@dataclass(frozen=True)
+class ClusterRule:
+    """When reports that name one recruiter make a cluster (`clusters:`): at least `reports` of an
+    agency's reports within the last `days` days."""
+
+    reports: int = 3
+    days: int = 30
+
+
+DEFAULT_CLUSTERS = ClusterRule()
+"""The rule when the directory has no `clusters:` (the contract's example)."""
+
+
 @dataclass
 class Directory:
     """A loaded, validated directory."""
@@ -52,6 +65,8 @@ class Directory:
     contacts: tuple[Contact, ...]
     types: ReportTypes = field(default_factory=ReportTypes)
     """The report types of flows.yaml, which the directory was checked against."""
+    clusters: ClusterRule = DEFAULT_CLUSTERS
+    """When linked reports make a cluster that their agency is told of."""
     warnings: list[Problem] = field(default_factory=list)
 
     def __post_init__(self):
@@ -94,9 +109,10 @@ def load_directory(path: str | Path, types: ReportTypes | None = None) -> Direct
             problems.extend(exc.problems)
     escalation = _escalation(raw.get("escalation"), raw, file, types, problems)
     contacts = _contacts(raw.get("contacts"), raw, file, line_info, gazetteer, types, problems)
+    clusters = _clusters(raw.get("clusters"), raw, file, problems)
     if problems:
         raise ConfigError(problems)
-    directory = Directory(file, line_info, gazetteer, escalation, tuple(contacts), types)
+    directory = Directory(file, line_info, gazetteer, escalation, tuple(contacts), types, clusters)
     problems = unreached_types(directory)
     if problems:
         raise ConfigError(problems)
@@ -150,6 +166,32 @@ def _escalation(section, raw, file: str, types: ReportTypes, problems: list[Prob
             continue
         result[type_] = seconds
     return result
+
+
+MAX_CLUSTER_DAYS = 3660
+"""The longest window a cluster may span (ten years: anything longer is a typing slip)."""
+
+
+def _clusters(section, raw, file: str, problems: list[Problem]) -> ClusterRule:
+    """The `clusters:` section: {reports: at least 2, days: 1 to MAX_CLUSTER_DAYS}, both whole numbers."""
+    if section is None:
+        return DEFAULT_CLUSTERS
+    if not isinstance(section, dict):
+        problems.append(Problem(file, raw.line_of("clusters"), "clusters: must be a mapping like {reports: 3, days: 30}"))
+        return DEFAULT_CLUSTERS
+    for key in section:
+        if key not in ("reports", "days"):
+            problems.append(Problem(file, section.line_of(key), f"clusters.{key}: unknown (known: reports, days)"))
+    reports, days = section.get("reports", DEFAULT_CLUSTERS.reports), section.get("days", DEFAULT_CLUSTERS.days)
+    if isinstance(reports, bool) or not isinstance(reports, int) or reports < 2:
+        problems.append(Problem(file, section.line_of("reports"),
+                                f"clusters.reports: {reports!r} must be a whole number of reports, at least 2"))
+        reports = DEFAULT_CLUSTERS.reports
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_CLUSTER_DAYS:
+        problems.append(Problem(file, section.line_of("days"),
+                                f"clusters.days: {days!r} must be a whole number of days from 1 to {MAX_CLUSTER_DAYS}"))
+        days = DEFAULT_CLUSTERS.days
+    return ClusterRule(reports, days)
 
 
 def _contacts(items, raw, file: str, line_info: LineInfo, gazetteer: Gazetteer, types: ReportTypes,

@@ -52,6 +52,12 @@ class Report(Base):
     session_ref: Mapped[str | None] = mapped_column(String(64))
     # The line's number or short code the reporter wrote to (when the provider says): replies leave from it.
     line_number: Mapped[str | None] = mapped_column(String(40))
+    # Set when the report must be linked (again): routed, or words added. The link job clears it only if it
+    # is still the value it read, so a change made while it ran is linked by the next run (hotline.linking).
+    link_wanted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # A caseworker found this report to be the same event as another: that one (never itself a duplicate).
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id", name="fk_reports_duplicate_of_reports"),
+                                                     index=True)
 
     events: Mapped[list["ReportEvent"]] = relationship(back_populates="report", order_by="ReportEvent.id")
 
@@ -152,10 +158,14 @@ class Alert(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(255))
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A cluster alert's cluster (its id as the agency reads it), with `report_id` its newest report and `level` its
+    # size; empty for a report's own alerts. Part of what makes an alert once (never NULL, so that holds).
+    cluster: Mapped[str] = mapped_column(String(40), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (UniqueConstraint("report_id", "contact_id", "means", "kind", "level", name="uq_alert_once"),
+    __table_args__ = (UniqueConstraint("report_id", "contact_id", "means", "kind", "level", "cluster",
+                                       name="uq_alert_once"),
                       UniqueConstraint("delivery_id", name="uq_alerts_delivery_id"))
 
 
@@ -172,6 +182,59 @@ class ReportContact(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("report_id", "contact_id", name="uq_report_contact"),)
+
+
+class Identifier(Base):
+    """Something reports name that links them (hotline.linking.identifiers): a recruiter's phone number, an
+    agency's name, or a description's words. Found by a keyed hash of its value (`Vault.identifier_hash`); a
+    number is kept only encrypted (`value`), a name or description in key form (`text`: reporters' own words,
+    as the answers keep them) with the name as first written tidied (`label`)."""
+
+    __tablename__ = "identifiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # phone | name | description
+    hash: Mapped[str] = mapped_column(String(64))
+    value: Mapped[bytes | None] = mapped_column(LargeBinary)
+    text: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "hash", name="uq_identifier"),)
+
+
+class ReportIdentifier(Base):
+    """A report names an identifier. Indexed by identifier: the reports naming one are found without
+    reading the others (linking costs the same with 1,000 reports stored or 100,000)."""
+
+    __tablename__ = "report_identifiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", name="fk_report_identifiers_report_id_reports"))
+    identifier_id: Mapped[int] = mapped_column(
+        ForeignKey("identifiers.id", name="fk_report_identifiers_identifier_id_identifiers"), index=True)
+
+    __table_args__ = (UniqueConstraint("report_id", "identifier_id", name="uq_report_identifier"),)
+
+
+class ReportLink(Base):
+    """A suggested link between two reports (similar agency names or descriptions, hotline.linking.suggest)
+    and a caseworker's decision on it. `report_id` is the lower id of the two. Links by the same phone number
+    are not rows: reports naming one number are linked by that, confirmed at once."""
+
+    __tablename__ = "report_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", name="fk_report_links_report_id_reports"))
+    other_id: Mapped[int] = mapped_column(ForeignKey("reports.id", name="fk_report_links_other_id_reports"), index=True)
+    by: Mapped[str] = mapped_column(String(12))  # name | description
+    score: Mapped[int] = mapped_column(Integer)  # 0-100
+    state: Mapped[str] = mapped_column(String(12), default="suggested")  # suggested | confirmed | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("report_id", "other_id", "by", name="uq_report_link"),)
 
 
 class User(Base):

@@ -114,6 +114,41 @@ _TIMELINE_ENTRY = {
 }
 
 
+LINK_BY = ("phone", "name", "description", "duplicate")
+"""The grounds a link is on: the same phone number, a similar agency name or description (suggested), or
+the same event (merged by a caseworker)."""
+
+CLUSTER_KINDS = ("phone", "name")
+"""The kinds of identifier that make clusters."""
+
+_LINK = {
+    "type": "object", "required": ["number", "by", "confirmed"], "additionalProperties": False,
+    "properties": {
+        "number": {"type": "string", "pattern": NUMBER_PATTERN},
+        "by": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "enum": list(LINK_BY)},
+               "description": "`phone`: both name one phone number (confirmed at once). `name`, `description`: "
+                              "similar agency names or descriptions, suggested until a caseworker confirms them. "
+                              "`duplicate`: a caseworker merged the two as one event."},
+        "confirmed": {"type": "boolean", "description": "True when any of its grounds is confirmed."},
+    },
+}
+
+_CLUSTER = {
+    "type": "object", "required": ["id", "kind", "value", "reports", "first", "last"], "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "description": "Stable for this agency and identifier."},
+        "kind": {"type": "string", "enum": list(CLUSTER_KINDS)},
+        "value": {"type": "string", "description": "The identifier: a phone number in E.164 (`+85512777888`), or "
+                                                   "the agency name."},
+        "reports": {"type": "array", "items": {"type": "string", "pattern": NUMBER_PATTERN},
+                    "description": "This agency's reports naming it within `clusters.days`, oldest first; a report "
+                                   "merged as a duplicate is counted and listed as the report it was merged into."},
+        "first": {"type": "string", "format": "date-time"},
+        "last": {"type": "string", "format": "date-time"},
+    },
+}
+
+
 def _query(name: str, description: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
@@ -192,6 +227,25 @@ def _build(types: tuple[str, ...]) -> dict:
                     },
                 },
             },
+            "/api/v1/clusters": {
+                "get": {
+                    "operationId": "listClusters",
+                    "summary": "Recruiters named by several of the agency's reports.",
+                    "description": (
+                        "The identifiers (a recruiter's phone number, an agency's name) named by at least "
+                        "`clusters.reports` of this agency's reports within the last `clusters.days` days (the "
+                        "directory's `clusters:`), biggest first. Only reports routed to this agency count. The "
+                        "same is pushed as `cluster.detected` to the agency's webhook, once for each new size."),
+                    "security": bearer,
+                    "responses": {
+                        "200": {"description": "The agency's clusters.",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClusterList"}}}},
+                        "400": _error_response("A query parameter was given: this path takes none; `field` names it."),
+                        "401": _UNAUTHORIZED,
+                        "503": _UNAVAILABLE,
+                    },
+                },
+            },
             "/api/v1/reports/{number}/events": {
                 "parameters": [_NUMBER_PARAM],
                 "post": {
@@ -262,10 +316,19 @@ def _build(types: tuple[str, ...]) -> dict:
                 "TimelineEntry": _TIMELINE_ENTRY,
                 "ReportSummary": {"type": "object", "required": _SUMMARY_REQUIRED, "properties": summary},
                 "Report": {
-                    "type": "object", "required": [*_SUMMARY_REQUIRED, "timeline"],
+                    "type": "object", "required": [*_SUMMARY_REQUIRED, "timeline", "links"],
                     "properties": {**summary,
                                    "timeline": {"type": "array", "description": "Oldest first.",
-                                                "items": {"$ref": "#/components/schemas/TimelineEntry"}}},
+                                                "items": {"$ref": "#/components/schemas/TimelineEntry"}},
+                                   "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"},
+                                             "description": "Reports linked to this one that this agency may see "
+                                                            "(confirmed first); `[]` when there are none."}},
+                },
+                "Link": _LINK,
+                "Cluster": _CLUSTER,
+                "ClusterList": {
+                    "type": "object", "required": ["clusters"], "additionalProperties": False,
+                    "properties": {"clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}}},
                 },
                 "ReportList": {
                     "type": "object", "required": ["reports", "page", "per_page", "total", "next"],

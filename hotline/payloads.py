@@ -48,3 +48,16 @@ def report_payload(s, report: Report) -> dict:
         "created_at": iso(report.created_at),
         "updated_at": iso(report.updated_at),
     }
+
+
+def cluster_payload(cluster) -> dict:
+    """What an agency sees of one of its clusters (hotline.linking.clusters): the identifier itself (a
+    recruiter's number as others gave it, or the name) and its reports' numbers, never a reporter's."""
+    return {
+        "id": cluster.id,
+        "kind": cluster.kind,
+        "value": cluster.value,
+        "reports": [m.number for m in cluster.reports],
+        "first": iso(cluster.reports[0].created_at),
+        "last": iso(cluster.newest.created_at),
+    }

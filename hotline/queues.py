@@ -57,7 +57,13 @@ REPORT_UPDATED = JobKind("workers.jobs.report_updated", "updated")
 MESSAGE_FAILED = JobKind("workers.jobs.message_failed", "failed")
 """An alert SMS failed for good: climb a level at once if no leader of its level can get it."""
 
-JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED)
+LINK = JobKind("workers.jobs.link_report", "link")
+"""Store what a routed report names, and tell its agencies of the clusters it makes (reports.id)."""
+
+SUGGEST = JobKind("workers.jobs.suggest_links", "suggest")
+"""Score a report's names and words against the others' into suggested links (reports.id)."""
+
+JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED, LINK, SUGGEST)
 """Every job the line enqueues."""
 
 

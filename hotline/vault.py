@@ -16,6 +16,9 @@ class Vault:
         self._fernet = Fernet(data_key.encode())
         # A separate sub-key for hashing, so the hash never reveals the encryption key.
         self._hash_key = hmac.new(raw, b"hotline phone lookup v1", hashlib.sha256).digest()
+        # Identifiers reports name (a recruiter's number) get a key of their own: their hashes never equal a
+        # reporter's, so the two tables cannot be joined to tell which reporter's number others named.
+        self._identifier_key = hmac.new(raw, b"hotline identifier lookup v1", hashlib.sha256).digest()
 
     def encrypt(self, phone: str) -> bytes:
         """Encrypt an E.164 number for storage."""
@@ -31,3 +34,7 @@ class Vault:
     def lookup_hash(self, phone: str) -> str:
         """Keyed hash of an E.164 number: stable lookups without storing the number."""
         return hmac.new(self._hash_key, phone.encode(), hashlib.sha256).hexdigest()
+
+    def identifier_hash(self, kind: str, value: str) -> str:
+        """Keyed hash of an identifier a report names (a number in E.164, a name in key form), by kind."""
+        return hmac.new(self._identifier_key, f"{kind}\n{value}".encode(), hashlib.sha256).hexdigest()

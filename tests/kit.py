@@ -11,8 +11,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from redis import Redis
@@ -316,3 +318,43 @@ def post_form(client, path, page_path, **data):
     """Post a console form with the CSRF token of the page it is on."""
     page = client.get(page_path).get_data(as_text=True)
     return client.post(path, data={"csrf_token": csrf(page), **data})
+
+
+# ---- an agency's endpoints ------------------------------------------------------------------
+class Receiver:
+    """An agency's webhook endpoint on loopback: records requests, answers from a script."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.script: list[int] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hotline"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"

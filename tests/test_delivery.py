@@ -6,63 +6,21 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from hotline import channels, queues
-from hotline.outbound import deadletters
 from hotline.channels.base import SendError
 from hotline.directory import Directory, Webhook
 from hotline.models import Alert, OutboundMessage, Report
-from tests.kit import REPORTER, TW_SMS, free_port, post, replace, ussd
+from hotline.outbound import claims, deadletters, dispatch
+from tests.kit import REPORTER, TW_SMS, Inbox, Receiver, free_port, post, replace, ussd
 from tests.kit import run_worker as work
-from hotline.outbound import claims, dispatch
 from workers import jobs
 
 SECRET = "agency-shared-secret"
-
-
-class Receiver:
-    """An agency's webhook endpoint on loopback: records requests, answers from a script."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.script: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                status = receiver.script.pop(0) if receiver.script else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hotline"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(envelope)
-        return "250 OK"
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_words_shown_from_data_are_in_the_catalogue():
     translated = _translations(_catalog())
     assert set(data_words.STATUSES) == set(STATUSES) and set(data_words.ROLES) == set(scoping.ROLES)
     for table in (data_words.STATUSES, data_words.DELIVERY, data_words.MEANS, data_words.ALERT_KINDS,
-                  data_words.TIMELINE, data_words.ROLES, data_words.AREA_LEVELS, data_words.CHANNELS,
+                  data_words.TIMELINE, data_words.ROLES, data_words.AREA_LEVELS, data_words.CHANNELS, data_words.LINK_BY,
                   data_words.CSV_COLUMNS):
         for words in table.values():
             assert words in translated, words

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from hotline import queues, retention
+from hotline.linking import work as linking
 from hotline.channels.base import SendError
 from hotline.models import Alert, OutboundMessage
 from hotline.outbound import claims, dispatch, outbox, sending
@@ -105,12 +106,24 @@ def recover_escalations(s) -> int:
     return dispatch.recover_escalations(s)
 
 
+# ---- linking -----------------------------------------------------------------------------
+def link_report(report_id: int) -> str:
+    """Store what a routed report names; tell its agencies of the clusters it makes (hotline.linking)."""
+    return linking.link_report(services(), report_id)
+
+
+def suggest_links(report_id: int) -> int:
+    """Store the suggested links of one report (similar names and descriptions)."""
+    return linking.suggest_links(services(), report_id)
+
+
 # ---- maintenance --------------------------------------------------------------------------
 def sweep_outbox() -> dict:
     """Re-enqueue unrouted reports, undelivered messages and due escalations whose jobs were lost."""
     s = services()
     counts = outbox.sweep(s)
     counts["escalations"] = dispatch.recover_escalations(s)
+    counts["linking"] = linking.sweep(s, outbox.grace_cutoff(s))
     return counts
 
 

@@ -66,3 +66,9 @@ class AccountForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button alone (disable, enable, reset): only its CSRF token."""
+
+
+class MergeForm(FlaskForm):
+    """Another report's number: the two are one event."""
+
+    other = StringField("other", validators=[DataRequired(), Length(max=20)], filters=[no_controls])

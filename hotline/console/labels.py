@@ -84,6 +84,17 @@ class Words:
         """Why an alert was sent."""
         return _catalogued(words_of.ALERT_KINDS, code)
 
+    def link_by(self, code: str) -> str:
+        """What links two reports (or what kind of identifier a recruiter's is)."""
+        return _catalogued(words_of.LINK_BY, code)
+
+    @staticmethod
+    def link_grounds(by: set[str]) -> list[str]:
+        """A link's grounds in the order the console lists them."""
+        from hotline.linking.index import ordered_by
+
+        return ordered_by(by)
+
     def delivery(self, code: str) -> str:
         """A delivery's state."""
         return _catalogued(words_of.DELIVERY, code)
@@ -94,8 +105,9 @@ class Words:
 
     def level(self, kind: str, level: int, contact_id: str, area_code: str | None) -> str:
         """An alert's level: its step up the escalation (1 first), and for a leader the level of the
-        area it answers for. A status update has no level (its row keeps the event's id there)."""
-        if kind == "updated":
+        area it answers for. A status update has no level (its row keeps the event's id there), nor has a
+        cluster (its row keeps the cluster's size)."""
+        if kind in ("updated", "cluster"):
             return NO_LEVEL
         contact = self._s.directory.contact(contact_id)
         gaz = self._s.directory.gazetteer

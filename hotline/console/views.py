@@ -15,8 +15,8 @@ from hotline import reports as report_store
 from hotline.console import inbox
 from hotline.console import query as args
 from hotline.console.auth import services
-from hotline.console.forms import (AssignForm, NoteForm, PreparedReplyForm, ReplyForm, RevealForm, StatusForm,
-                                   TagForm)
+from hotline.console.forms import (ActionForm, AssignForm, MergeForm, NoteForm, PreparedReplyForm, ReplyForm,
+                                   RevealForm, StatusForm, TagForm)
 from hotline.console.labels import Words
 from hotline.errors import ConfigError
 from hotline.models import STATUSES, AuditEntry, Report, ReportTag, User, utcnow
@@ -205,6 +205,9 @@ def report(number: str):
         viewers = _viewers(db, r.number)
         tags = casework.tags_of(db, [r.id], current_user.agency_id).get(r.id, [])
         nobody = _nobody_reason(r, w)
+        from hotline.console.linked import report_links
+
+        linked = report_links(db, r)
     assign = AssignForm()
     assign.user.choices = [("", _("nobody"))] + [(str(u.id), u.username) for u in people]
     assign.user.data = str(r.assigned_to) if r.assigned_to else ""  # the current assignee, not "nobody"
@@ -219,7 +222,8 @@ def report(number: str):
         can_write=scoping.can_write(current_user.role),
         can_reveal=scoping.can_reveal(current_user.role, current_user.id, r) and r.reporter_phone is not None,
         needs_override=scoping.reveal_needs_emergency(r), status_form=status, note_form=NoteForm(), reply_form=ReplyForm(),
-        prepared_form=prepared, tag_form=TagForm(), assign_form=assign, reveal_form=RevealForm())
+        prepared_form=prepared, tag_form=TagForm(), assign_form=assign, reveal_form=RevealForm(), **linked,
+        action_form=ActionForm(), merge_form=MergeForm())
 
 
 @bp.get("/search")

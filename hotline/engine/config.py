@@ -20,7 +20,9 @@ KEYWORDS = ("STATUS", "OK", "STOP", "START", "HELP")
 
 SAMPLE_VALUES = {"number": "9999999", "emergency": "117, 1288", "minutes": "30", "status": "being followed up",
                  "name": "Safe Village Line", "code": "14010101", "type": "worrying job offer",
-                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng", "promise": ""}
+                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng", "promise": "",
+                 "count": "99", "days": "365", "value": "golden star manpower recruitment agenc",
+                 "numbers": "9999999 …"}
 """Worst-case values for placeholders, used to render and measure every text (`promise` is measured
 with each of the promise_* texts of the language: check.py)."""
 
@@ -158,7 +160,7 @@ REQUIRED_TEXTS = frozenset({
     "tip_next", "language_prompt", "resume_prompt", "resume_continue", "resume_restart", "expired",
     "unsorted_saved", "unsorted_added", "help", "stop_done", "start_done", "status_usage",
     "ok_done", "ok_unknown", "ok_not_contact", "ok_usage", "ok_already", "rate_limited",
-    "sms_menu_hint", "alert_new", "alert_escalated", "alert_located", "alert_reporter_seen", "place_unknown",
+    "sms_menu_hint", "alert_new", "alert_escalated", "alert_located", "alert_reporter_seen", "alert_cluster", "place_unknown",
     "promise_leader", "promise_agency", "promise_staff", "sms_delete_hint",
 })
 """Texts the engine itself uses, beyond those the flows name."""

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from hotline import db, queues, reportnumber, reports, routing
 from hotline.inbound import conversations
+from hotline.linking import work as linking
 from hotline.outbound import alerts, outbox
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
@@ -161,6 +162,9 @@ class DbBackend:
             return False
         self.wrote = True
         reports.add_detail(self.session, report, text, self.inbound.sender, self.country)
+        if report.routing == "routed":  # else routing links it once routed
+            linking.want_link(self.session, report)
+            self.work.append((linking.link_job(report.id), False))
         return True
 
     def set_language(self, lang: str) -> None:

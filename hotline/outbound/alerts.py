@@ -44,6 +44,26 @@ def text(s, report: Report, contact: Contact, kind: str) -> str:
     return words
 
 
+CLUSTER_VALUE_CHARS = 40
+"""The most characters of a cluster's value (a name may be long) an alert carries."""
+
+
+def cluster_text(s, cluster, contact: Contact, parts: int | None = ALERT_PARTS) -> str:
+    """A cluster in the agency's language: how many reports in how many days name which recruiter, and
+    the reports' numbers, newest first, as many as fit `parts` SMS parts (None: all of them)."""
+    config = s.engine.config
+    lang = contact.language
+    name = config.texts.get(lang, {}).get("line_name", config.line.name)
+    numbers = [m.number for m in reversed(cluster.reports)]
+    for shown in range(len(numbers), 0, -1):
+        listed = ", ".join(numbers[:shown]) + (" …" if shown < len(numbers) else "")
+        words = config.text(lang, "alert_cluster", name=name, count=cluster.size, days=s.directory.clusters.days,
+                            value=cluster.value[:CLUSTER_VALUE_CHARS], numbers=listed)
+        if parts is None or fits_sms(words, parts):
+            return words
+    return words
+
+
 def alert_contact(session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> list[Work]:
     """Create (once) every delivery of one alert to one contact, by every means it has; the work to enqueue."""
     work = [means.create(session, s, report, contact, kind, level)

@@ -10,6 +10,7 @@ from rq.job import Job
 from sqlalchemy import select, update
 
 from hotline import queues, reports, routing
+from hotline.linking import work as linking
 from hotline.models import Alert, OutboundMessage, Report, ReportContact, ReportEvent, utcnow
 from hotline.outbound import alerts, outbox
 from hotline.queues import Work
@@ -38,11 +39,13 @@ def route_report(s, report_id: int) -> str:
         work = [w for c in (*route.first_leaders, *route.agencies)
                 for w in alerts.alert_contact(session, s, report, c, "located" if c.id in told else "new", 0)]
         _mark_routed(session, report_id, planned_area)
+        linking.want_link(session, report)  # its agencies are known now (and may have changed with its place)
         reports.add_event(session, report, "routed", data={
             "leaders": [c.id for c in route.first_leaders], "agencies": [c.id for c in route.agencies],
             "skipped_conflict": len(route.skipped), "levels": len(route.leader_levels), "area": planned_area})
         urgent, type_ = s.directory.types.is_urgent(report.type), report.type
     _enqueue_all(s, work, urgent)
+    outbox.enqueue(s, linking.link_job(report_id))
     if len(route.leader_levels) > 1:
         schedule_escalation(s, report_id, 1, s.directory.escalation[type_], urgent)
     return "routed"

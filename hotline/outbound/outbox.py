@@ -127,6 +127,11 @@ STALE_ROUTING_SECONDS = 300
 """A report enqueued this long ago and still unrouted lost its job (a killed worker): enqueue a new one."""
 
 
+def grace_cutoff(s, grace_seconds: int | None = None):
+    """Rows waiting since before this are enqueued again by the sweep (HOTLINE_SWEEP_GRACE_SECONDS ago)."""
+    return utcnow() - timedelta(seconds=s.settings.sweep_grace_seconds if grace_seconds is None else grace_seconds)
+
+
 def sweep(s, grace_seconds: int | None = None) -> dict[str, int]:
     """Enqueue again every report still unrouted and every delivery still pending after a grace period.
 
@@ -134,7 +139,7 @@ def sweep(s, grace_seconds: int | None = None) -> dict[str, int]:
     (its old one is stuck as 'started' until rq notices the dead worker).
     """
     now = utcnow()
-    cutoff = now - timedelta(seconds=s.settings.sweep_grace_seconds if grace_seconds is None else grace_seconds)
+    cutoff = grace_cutoff(s, grace_seconds)
     stale = now - timedelta(seconds=STALE_ROUTING_SECONDS)
     with s.Session() as session:
         report_rows = session.execute(

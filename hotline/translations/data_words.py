@@ -21,14 +21,19 @@ MEANS = {"sms": _("SMS"), "webhook": _("webhook"), "email": _("email")}
 """How an alert is sent."""
 
 ALERT_KINDS = {"new": _("first alert"), "escalated": _("escalation"), "updated": _("status update"),
-               "located": _("place given")}
+               "located": _("place given"), "cluster": _("cluster of reports")}
 """Why an alert was sent (hotline.models.Alert.kind)."""
 
 TIMELINE = {"created": _("created"), "routed": _("routed"), "escalated": _("escalated"),
             "acknowledged": _("acknowledged"), "status_changed": _("status changed"), "assigned": _("assigned"),
             "note": _("note"), "message_sent": _("message sent"), "number_revealed": _("number revealed"),
-            "number_erased": _("number erased"), "detail_added": _("detail added"), "answered": _("answered")}
+            "number_erased": _("number erased"), "detail_added": _("detail added"), "answered": _("answered"),
+            "merged": _("merged as one event"), "unmerged": _("merge undone")}
 """Timeline entry kinds (hotline.models.ReportEvent.kind)."""
+
+LINK_BY = {"phone": _("same phone number"), "name": _("similar agency name"), "description": _("similar description"),
+           "duplicate": _("same event")}
+"""What links two reports (hotline.linking: the contract's `by`), and the kinds of recruiter identifier."""
 
 ROLES = {"admin": _("admin"), "caseworker": _("caseworker"), "viewer": _("viewer")}
 """Console roles (hotline.scoping.ROLES)."""

@@ -28,26 +28,37 @@ class Means(ABC):
     def create(self, session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> Work | None:
         """Create (once) what delivers the alert; the job to enqueue while it is still to be sent."""
 
+    def create_cluster(self, session: Session, s, cluster, contact: Contact) -> Work | None:
+        """Create (once per cluster, size and newest report) what tells an agency of a cluster
+        (hotline.linking.clusters); the job to enqueue while it is still to be sent."""
+        return None
+
     def send(self, s, contact: Contact, alert: Alert) -> None:
         """Deliver a claimed alert that keeps its own state; raise SendError on failure."""
         raise SendError(f"{self.slug} alerts are delivered by their message, not by themselves", outcome=REFUSED)
 
 
-def existing(session: Session, report: Report, contact: Contact, means: str, kind: str, level: int) -> Alert | None:
-    """The alert row already made for this report, contact, means, kind and level, if any."""
-    return session.scalar(select(Alert).where(Alert.report_id == report.id, Alert.contact_id == contact.id,
-                                              Alert.means == means, Alert.kind == kind, Alert.level == level))
+CLUSTER = "cluster"
+"""The kind of an alert that tells an agency of a cluster (its `level` is the cluster's size)."""
 
 
-def stateful_alert(session: Session, report: Report, contact: Contact, means: str, kind: str, level: int,
-                   payload) -> Alert:
+def existing(session: Session, report_id: int, contact: Contact, means: str, kind: str, level: int,
+             cluster: str = "") -> Alert | None:
+    """The alert row already made for this report, contact, means, kind and level (and cluster), if any."""
+    return session.scalar(select(Alert).where(Alert.report_id == report_id, Alert.contact_id == contact.id,
+                                              Alert.means == means, Alert.kind == kind, Alert.level == level,
+                                              Alert.cluster == cluster))
+
+
+def stateful_alert(session: Session, report_id: int, contact: Contact, means: str, kind: str, level: int,
+                   payload, cluster: str = "") -> Alert:
     """The alert row of a webhook or email delivery, created once with its payload (a function, so it
     is built only the first time)."""
-    alert = existing(session, report, contact, means, kind, level)
+    alert = existing(session, report_id, contact, means, kind, level, cluster)
     if alert is not None:
         return alert
-    alert = Alert(report_id=report.id, contact_id=contact.id, means=means, level=level, kind=kind, status="pending",
-                  delivery_id=str(uuid.uuid4()), payload=payload(), attempts=0)
+    alert = Alert(report_id=report_id, contact_id=contact.id, means=means, level=level, kind=kind, status="pending",
+                  delivery_id=str(uuid.uuid4()), payload=payload(), attempts=0, cluster=cluster)
     session.add(alert)
     session.flush()
     return alert

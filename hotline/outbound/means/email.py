@@ -11,7 +11,7 @@ from hotline import queues
 from hotline.channels.base import RECIPIENT, REFUSED, SendError
 from hotline.directory import Contact
 from hotline.models import Alert, Report
-from hotline.outbound.means.base import Means, stateful_alert
+from hotline.outbound.means.base import CLUSTER, Means, stateful_alert
 from hotline.queues import Work
 
 TIMEOUT = 15
@@ -31,9 +31,18 @@ class Email(Means):
         """The delivery with its subject and text, built once."""
         from hotline.outbound import alerts
 
-        alert = stateful_alert(session, report, contact, self.slug, kind, level,
+        alert = stateful_alert(session, report.id, contact, self.slug, kind, level,
                                lambda: {"subject": f"{s.directory.line.name}: {report.type} {report.number}",
                                         "text": alerts.text(s, report, contact, kind)})
+        return queues.DELIVER.work(alert.id) if alert.status == "pending" else None
+
+    def create_cluster(self, session: Session, s, cluster, contact: Contact) -> Work | None:
+        """The cluster's words with every report's number, once per cluster, size and newest report."""
+        from hotline.outbound import alerts
+
+        alert = stateful_alert(session, cluster.newest.id, contact, self.slug, CLUSTER, cluster.size,
+                               lambda: {"subject": f"{s.directory.line.name}: {cluster.size} reports, {cluster.value}",
+                                        "text": alerts.cluster_text(s, cluster, contact, parts=None)}, cluster.id)
         return queues.DELIVER.work(alert.id) if alert.status == "pending" else None
 
     def send(self, s, contact: Contact, alert: Alert) -> None:

@@ -15,14 +15,14 @@ from hotline import payloads, queues
 from hotline.channels.base import REFUSED, SendError
 from hotline.directory import Contact
 from hotline.models import Alert, Report
-from hotline.outbound.means.base import Means, stateful_alert
+from hotline.outbound.means.base import CLUSTER, Means, stateful_alert
 from hotline.queues import Work
 
 TIMEOUT = 10
 """Seconds an agency's webhook may take to answer."""
 
 EVENTS = {"new": "report.created", "escalated": "report.escalated", "updated": "report.updated",
-          "located": "report.updated"}
+          "located": "report.updated", CLUSTER: "cluster.detected"}
 """The event pushed for each kind of alert."""
 
 
@@ -42,8 +42,15 @@ class Webhook(Means):
 
     def create(self, session: Session, s, report: Report, contact: Contact, kind: str, level: int) -> Work | None:
         """The delivery with its payload, built once (retries send the very same body)."""
-        alert = stateful_alert(session, report, contact, self.slug, kind, level,
+        alert = stateful_alert(session, report.id, contact, self.slug, kind, level,
                                lambda: {"event": EVENTS[kind], "report": payloads.report_payload(s, report)})
+        return queues.DELIVER.work(alert.id) if alert.status == "pending" else None
+
+    def create_cluster(self, session: Session, s, cluster, contact: Contact) -> Work | None:
+        """`cluster.detected` with the cluster's partner view, once per cluster, size and newest report."""
+        alert = stateful_alert(session, cluster.newest.id, contact, self.slug, CLUSTER, cluster.size,
+                               lambda: {"event": EVENTS[CLUSTER], "cluster": payloads.cluster_payload(cluster)},
+                               cluster.id)
         return queues.DELIVER.work(alert.id) if alert.status == "pending" else None
 
     def send(self, s, contact: Contact, alert: Alert) -> None:
