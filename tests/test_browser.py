@@ -423,7 +423,7 @@ def test_an_admin_changes_disables_and_resets_an_account(browser, live_server, s
         from hotline.models import AuditEntry, User
 
         helper = db.scalars(select(User).where(User.username == "ngo-helper")).one()
-        actions = [e.action for e in db.scalars(select(AuditEntry).where(AuditEntry.target == "ngo-helper"))]
+        actions = [e.action for e in db.scalars(select(AuditEntry).where(AuditEntry.target == "ngo-helper").order_by(AuditEntry.id))]
     assert (helper.role, helper.language, helper.active, helper.must_change_password) == ("viewer", "km", True, True)
     assert actions == ["user.create", "user.update", "user.disable", "user.enable", "user.reset"]
     assert console_problems(browser) == []

@@ -286,7 +286,7 @@ def test_a_disabled_account_can_be_enabled_again_as_it_was(app, client, services
     set_active(services, "cw", True, actor="cli")
     assert fresh.post("/console/login", data=login).status_code == 302 and signed_in(fresh)
     with services.Session() as db:
-        entries = db.scalars(select(AuditEntry).where(AuditEntry.action.in_(("user.disable", "user.enable")))).all()
+        entries = db.scalars(select(AuditEntry).where(AuditEntry.action.in_(("user.disable", "user.enable"))).order_by(AuditEntry.id)).all()
     assert [(e.action, e.target, e.actor) for e in entries] == [("user.disable", "cw", "cli"), ("user.enable", "cw", "cli")]
 
 

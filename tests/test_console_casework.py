@@ -253,7 +253,7 @@ def test_opening_a_report_is_recorded_and_shown_on_it(client, services, monkeypa
     assert "user:ngo-cw" in opened and "(2 times)" in opened and "agency:ngo-safe-migration" in opened
     assert re.search(r"user:ngo-cw · \d{4}-\d\d-\d\d \d\d:\d\d \+07", opened)
     with services.Session() as db:
-        views = [(e.actor, e.target) for e in db.scalars(select(AuditEntry).where(AuditEntry.action == "report.view"))]
+        views = [(e.actor, e.target) for e in db.scalars(select(AuditEntry).where(AuditEntry.action == "report.view").order_by(AuditEntry.id))]
     assert views == [("user:ngo-cw", number), ("agency:ngo-safe-migration", number), ("user:ngo-cw", number)]
 
 
