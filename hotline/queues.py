@@ -57,7 +57,14 @@ REPORT_UPDATED = JobKind("workers.jobs.report_updated", "updated")
 MESSAGE_FAILED = JobKind("workers.jobs.message_failed", "failed")
 """An alert SMS failed for good: climb a level at once if no leader of its level can get it."""
 
-JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED)
+PLACE_CALL = JobKind("workers.jobs.place_call", "call")
+"""Ring a caseworker's phone for a masked call-back to a reporter (calls.id)."""
+
+FETCH_CLIP = JobKind("workers.jobs.fetch_clip", "clip")
+"""Fetch a prompt recorded on the staff recording call, check it and keep it (a recording's row in
+Redis, by a number of its own: hotline.voice.recording)."""
+
+JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED, PLACE_CALL, FETCH_CLIP)
 """Every job the line enqueues."""
 
 

@@ -105,6 +105,21 @@ def recover_escalations(s) -> int:
     return dispatch.recover_escalations(s)
 
 
+# ---- the voice line -----------------------------------------------------------------------
+def place_call(call_id: int) -> str:
+    """Ring a caseworker's phone for a masked call-back (hotline.voice.callback), once."""
+    from hotline.voice import callback
+
+    return callback.place(services(), call_id)
+
+
+def fetch_clip(recording_id: int) -> str:
+    """Fetch, check and keep one prompt recorded on the staff recording call (hotline.voice.recording)."""
+    from hotline.voice import recording
+
+    return recording.fetch(services(), recording_id)
+
+
 # ---- maintenance --------------------------------------------------------------------------
 def sweep_outbox() -> dict:
     """Re-enqueue unrouted reports, undelivered messages and due escalations whose jobs were lost."""

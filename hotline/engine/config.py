@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline import reporttypes, yamlfile
+from hotline.engine.speech import VOICE_TEXTS
 from hotline.errors import ConfigError, Problem
 from hotline.reporttypes import ReportType, ReportTypes
 
@@ -20,7 +21,8 @@ KEYWORDS = ("STATUS", "OK", "STOP", "START", "HELP")
 
 SAMPLE_VALUES = {"number": "9999999", "emergency": "117, 1288", "minutes": "30", "status": "being followed up",
                  "name": "Safe Village Line", "code": "14010101", "type": "worrying job offer",
-                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng", "promise": ""}
+                 "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng", "promise": "",
+                 "option": "Worrying job offer", "key": "98"}
 """Worst-case values for placeholders, used to render and measure every text (`promise` is measured
 with each of the promise_* texts of the language: check.py)."""
 
@@ -160,7 +162,7 @@ REQUIRED_TEXTS = frozenset({
     "ok_done", "ok_unknown", "ok_not_contact", "ok_usage", "ok_already", "rate_limited",
     "sms_menu_hint", "alert_new", "alert_escalated", "alert_located", "alert_reporter_seen", "place_unknown",
     "promise_leader", "promise_agency", "promise_staff", "sms_delete_hint",
-})
+}) | VOICE_TEXTS
 """Texts the engine itself uses, beyond those the flows name."""
 
 
