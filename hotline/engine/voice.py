@@ -81,9 +81,10 @@ def show(engine: "Engine", state: dict) -> "Reply":
     lang, at = state["lang"], state["at"]
     cfg = engine.config
     t = lambda key, **kw: T(vkey(engine, lang, key), **kw)  # noqa: E731
-    head: list = [T(notice)] if notice else []
+    lead: list = [T(notice)] if notice else []  # said on whichever page: why the screen is heard again
     if err:
-        head.append(t(err))
+        lead.append(t(err))
+    head: list = []  # the screen's own words, on its first page (later pages are its options only)
     options: list[tuple[str, list]] = []
     tail: list = []
     typed = False  # a number or code may be typed (several keys, '#' ends)
@@ -112,7 +113,7 @@ def show(engine: "Engine", state: dict) -> "Reply":
         back = False
     pages = max(1, -(-len(options) // MAX_OPTIONS))
     page = state.get("page", 0) % pages
-    items = head if page == 0 else [x for x in head if x is not NAME]
+    items = lead + head if page == 0 else lead
     for number, option in options[page * MAX_OPTIONS:(page + 1) * MAX_OPTIONS]:
         items.append(T("voice_option", option=[option], key=[D(number)]))
     if page < pages - 1:

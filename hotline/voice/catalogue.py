@@ -31,6 +31,15 @@ _TIGHT = re.compile(r" ([.,:;!?\u17d4\u17d6])")
 _ENDS = ".,:;!?\u17d4\u17d6"
 """What ends a sentence (the Khmer khan ។ and camnuc pii kuuh ៖ too): an item that ends without one gets a full stop."""
 
+_KHMER_CONSONANT = re.compile(r"(?<!\u17d2)[\u1780-\u17a2]")
+"""A Khmer consonant that starts a syllable (one after a coeng, U+17D2, is written under the one before it: the same syllable)."""
+
+SYLLABLES_PER_SECOND = 4.0
+"""Speaking rate in syllables, for a script that does not space its words."""
+
+PLACE_LIST_TEXTS = ("voice_code_hint",)
+"""Texts said only with a list of recorded place names (the catalogue finds them without any)."""
+
 LANGUAGES_FILE = "languages.yaml"
 """In HOTLINE_VOICE_DIR: how each language is spoken on calls."""
 
@@ -140,8 +149,15 @@ def seconds(config, setup: VoiceSetup, speech: dict) -> float:
                 continue
             spoken = setup.spoken(lang)
             recorded = spoken.durations.get(clip) if spoken.say is None else None
-            total += recorded if recorded is not None else max(1, len(text.split())) / WORDS_PER_SECOND
+            total += recorded if recorded is not None else estimate(text)
     return total
+
+
+def estimate(text: str) -> float:
+    """Seconds to say words not recorded: by words at the speaking rate, or, for a script written
+    without spaces between words (Khmer), by its syllables (each written around one consonant)."""
+    syllables = len(_KHMER_CONSONANT.findall(text))
+    return max(max(1, len(text.split())) / WORDS_PER_SECOND, syllables / SYLLABLES_PER_SECOND)
 
 
 # ---- the catalogue -------------------------------------------------------------------------------
@@ -213,10 +229,11 @@ def needed(engine, lang: str) -> list[Clip]:
             for item in speech["say"]:
                 for own, text, clip in pieces(engine.config, lang, item):
                     if own == lang and clip is not None and not clip.startswith("areas/"):
-                        found.setdefault(clip, " ".join(text.split()))
+                        said = _template(engine.config, lang, clip) if clip.startswith("voice_digit_") else text
+                        found.setdefault(clip, " ".join(said.split()))
     finally:
         engine.voice_setup = setup
-    for key in DIGIT_KEYS:
+    for key in (*DIGIT_KEYS, *PLACE_LIST_TEXTS):
         found.setdefault(key, _template(engine.config, lang, key))
     return [Clip(clip, text) for clip, text in found.items()]
 
