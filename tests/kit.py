@@ -388,6 +388,12 @@ class Caller:
         """Any signed request of this call (the raw response: a refusal is not an answer)."""
         return signed_post(self.client, url, call_form(self.sid, self.phone, **fields))
 
+    def record(self, recording_url: str, seconds: str = "2") -> str:
+        """Words recorded at a <Record>: the platform posts where it keeps them."""
+        assert self.action, f"nothing records: {self.twiml}"
+        return self._answer(signed_post(self.client, self.action, call_form(
+            self.sid, self.phone, RecordingUrl=recording_url, RecordingDuration=seconds, RecordingSid="RE1")))
+
     def wait(self) -> str:
         """Nothing pressed: the platform follows the <Redirect> after the prompt."""
         assert self.silent, f"nothing to follow: {self.twiml}"

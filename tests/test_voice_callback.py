@@ -57,7 +57,7 @@ def test_the_phone_page_keeps_the_caseworkers_number_encrypted_and_shows_its_end
     refused = post_form(client, "/console/phone", "/console/phone", phone="not a phone")
     assert refused.status_code == 200 and "That is not a phone number." in refused.get_data(as_text=True)
     removed = post_form(client, "/console/phone", "/console/phone", phone="")
-    assert removed.status_code == 303 and "Your phone</strong>: none" in client.get("/console/phone").get_data(as_text=True)
+    assert removed.status_code == 303 and "Your phone:</strong> none" in client.get("/console/phone").get_data(as_text=True)
 
 
 def test_a_masked_call_back_from_button_to_bridge_to_timeline(client, services, line, caseworker):

@@ -3,6 +3,8 @@ report (a masked call-back: hotline.voice.callback), and line staff's Voice prom
 a call speaks, per language, with a player beside each recorded clip and an upload for each)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,7 +17,7 @@ from hotline.console.auth import no_controls, services
 from hotline.console.views import bp, report_or_404
 from hotline.models import User
 from hotline.outbound import outbox
-from hotline.voice import audio, callback, recording
+from hotline.voice import audio, callback, catalogue, recording
 
 UPLOAD_PATH = "/console/voice/"
 """Where clips are uploaded: the only console path that takes more than the line's usual 64 KiB."""
@@ -98,11 +100,13 @@ def voice_prompts():
         if report.say is not None:
             languages.append({"lang": report.lang, "say": report.say, "clips": []})
             continue
-        spoken = s.engine.voice_setup.spoken(report.lang)
+        folder = Path(s.settings.voice_dir) / report.lang
+        files = catalogue.clip_files(folder)  # what is on disk now (the line loads it within seconds)
         clips = [{"n": i, "id": c.id, "words": c.words, "english": english.get(c.id, ""),
-                  "file": spoken.clips.get(c.id)} for i, c in enumerate(recording.script(s, report.lang), 1)]
-        languages.append({"lang": report.lang, "say": None, "clips": clips, "offered": report.offered,
-                          "recorded": sum(1 for c in clips if c["file"]), "places": report.places})
+                  "file": files.get(c.id)} for i, c in enumerate(recording.script(s, report.lang), 1)]
+        recorded = sum(1 for c in clips if c["file"])
+        languages.append({"lang": report.lang, "say": None, "clips": clips, "offered": recorded == len(clips),
+                          "recorded": recorded, "places": len(catalogue.clip_files(folder / "areas"))})
     return render_template("console/voice.html", languages=languages, form=FlaskForm(),
                            recording_line=s.settings.voice_recording_pin is not None,
                            max_mb=audio.MAX_BYTES // (1024 * 1024))
@@ -133,7 +137,7 @@ def upload_clip(lang: str):
     with s.Session.begin() as db:
         audit.record(db, current_user.actor, "voice.clip", f"{lang}/{clip}",
                      details={"seconds": round(checked.seconds, 1), "level_db": round(checked.level_db, 1)})
-    s.reload()  # the page shows it at once; other processes notice within seconds
+    # Every process (this one too) loads the clips again within seconds: the folder's time changed.
     flash(_("Clip %(clip)s kept.", clip=clip), "ok")
     return redirect(url_for("console.voice_prompts") + f"#{lang}"), 303
 
@@ -142,4 +146,4 @@ def upload_clip(lang: str):
 def _room_for_clips() -> None:
     """A clip upload may be larger than what providers send (the line's usual limit)."""
     if request.method == "POST" and request.path.startswith(UPLOAD_PATH):
-        request.max_content_length = audio.MAX_BYTES + 64 * 1024
+        request.max_content_length = request.max_form_memory_size = audio.MAX_BYTES + 64 * 1024

@@ -281,7 +281,7 @@ def read_languages(voice_dir: Path, languages: tuple[str, ...]) -> dict[str, dic
     return out
 
 
-def _clip_files(folder: Path) -> dict[str, str]:
+def clip_files(folder: Path) -> dict[str, str]:
     """Clip id to file name, for the clips in a folder (a .wav wins over an .mp3 of the same id)."""
     found: dict[str, str] = {}
     try:
@@ -331,8 +331,8 @@ def load(engine, voice_dir: Path, idle_seconds: int) -> tuple[VoiceSetup, list[L
             spoken[lang] = SpokenLanguage(lang, say=modes[lang])
             reports.append(LanguageReport(lang, modes[lang], [], [], 0, True))
             continue
-        files = _clip_files(voice_dir / lang)
-        places = _clip_files(voice_dir / lang / "areas")
+        files = clip_files(voice_dir / lang)
+        places = clip_files(voice_dir / lang / "areas")
         every = needed(engine, lang)
         aliases = shared(every)
         clips = [c for c in every if c.id not in aliases]
