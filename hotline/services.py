@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline import replies, reporttypes
-from hotline.inbound import conversations
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
 from hotline.engine import Engine, load_dialogue
 from hotline.errors import ConfigError
+from hotline.inbound import conversations
 from hotline.settings import ROOT, Settings
 from hotline.vault import Vault
 

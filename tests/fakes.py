@@ -38,7 +38,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -309,7 +309,7 @@ class FakeTwilio(_FakeProvider):
             self._twilio_error(h, self._rejects[to])
         else:
             sid = "CA" + secrets.token_hex(16)
-            now = format_datetime(datetime.now(timezone.utc), usegmt=False)
+            now = format_datetime(datetime.now(UTC), usegmt=False)
             with self._lock:
                 self.calls.append(dict(form, sid=sid))
             self._json(h, 201, {"sid": sid, "account_sid": self.account_sid, "to": to, "from": sender,

@@ -12,7 +12,16 @@ from sqlalchemy import select
 from hotline.models import InboundMessage, OutboundMessage, Report
 from hotline.settings import ROOT
 from hotline.voice import schema
-from tests.kit import BASE, VOICE, Caller, call_form, run_worker, signed_post, test_tone, ussd
+from tests.kit import (
+    BASE,
+    VOICE,
+    Caller,
+    call_form,
+    run_worker,
+    signed_post,
+    test_tone,
+    ussd,
+)
 
 ANGKRONG = "14010101"
 """A village whose leader (+85512000001) the sample directory alerts."""
@@ -249,8 +258,9 @@ HOSTILE = [
 
 @pytest.mark.parametrize("label,changes,query,signing,status,words", HOSTILE, ids=[row[0] for row in HOSTILE])
 def test_hostile_requests_are_refused_naming_the_problem(client, services, label, changes, query, signing, status, words):
-    from tests.kit import TWILIO_TOKEN
     from twilio.request_validator import RequestValidator
+
+    from tests.kit import TWILIO_TOKEN
 
     Caller(client, "CA-hostile").dial()          # a call at prompt 1
     form = call_form("CA-hostile", **{k: v for k, v in changes.items()})

@@ -7,9 +7,17 @@ import pytest
 from sqlalchemy import select
 
 from hotline import channels
-from hotline.models import AuditEntry, Call, Report, ReportEvent, Reporter
+from hotline.models import AuditEntry, Call, Report, Reporter, ReportEvent
 from hotline.voice import schema
-from tests.kit import BASE, TWILIO_TOKEN, direct_report, post_form, run_worker, signed_post, sign_in
+from tests.kit import (
+    BASE,
+    TWILIO_TOKEN,
+    direct_report,
+    post_form,
+    run_worker,
+    sign_in,
+    signed_post,
+)
 
 REPORTER = "+85512345222"
 CASEWORKER_TYPED, CASEWORKER = "012 345 111", "+85512345111"

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from hotline import channels
 from hotline.models import AuditEntry
 from hotline.settings import ROOT
-from tests.kit import BASE, TWILIO_TOKEN, Caller, post_form, run_worker, sign_in, test_tone
+from tests.kit import (
+    BASE,
+    TWILIO_TOKEN,
+    Caller,
+    run_worker,
+    sign_in,
+    test_tone,
+)
 
 PIN = "482916"
 STAFF = "+85512345700"

@@ -8,8 +8,8 @@ from typing import Protocol
 
 from hotline import phones, reportnumber
 from hotline.areas import Gazetteer
-from hotline.engine.config import DialogueConfig, Question
 from hotline.engine import voice as voice_screens
+from hotline.engine.config import DialogueConfig, Question
 from hotline.engine.screens import Layout, fits_screen, render
 from hotline.engine.speech import VoiceSetup
 

@@ -23,15 +23,15 @@ VOICE_SCREENS = ("menu", "q", "check", "tips", "lang", "resume")
 """The screens a call can be at (free words after an unsorted SMS are not for calls)."""
 
 
-def vkey(engine: "Engine", lang: str, key: str) -> str:
+def vkey(engine: Engine, lang: str, key: str) -> str:
     """The words a call says for `key`: `voice_<key>` where the language has it (words meant to be
     heard, "then press hash"), else the screen's own."""
     voiced = f"voice_{key}"
     return voiced if voiced in engine.config.texts.get(lang, {}) else key
 
 
-def step(engine: "Engine", state: dict | None, digits: str | None, call_sid: str, answered: int | None, now: float,
-         backend: "Backend", lang: str) -> "Reply":
+def step(engine: Engine, state: dict | None, digits: str | None, call_sid: str, answered: int | None, now: float,
+         backend: Backend, lang: str) -> Reply:
     """Answer one request of a call: its first (`answered` None), or the keys pressed at prompt
     `answered` (`digits` None: the caller was silent)."""
     from hotline.engine.dialogue import RESUME_SECONDS, Reply
@@ -65,14 +65,14 @@ def step(engine: "Engine", state: dict | None, digits: str | None, call_sid: str
     return engine.render(fresh)
 
 
-def _refused(state: dict, why: str) -> "Reply":
+def _refused(state: dict, why: str) -> Reply:
     """A request the call cannot take: the state is kept as it is."""
     from hotline.engine.dialogue import Reply
 
     return Reply(encode(speech(state.get("lang", ""), [], refused=why)), True, state)
 
 
-def show(engine: "Engine", state: dict) -> "Reply":
+def show(engine: Engine, state: dict) -> Reply:
     """The screen a call is at, spoken (clearing a one-time error or notice)."""
     from hotline.engine.dialogue import Reply
 
@@ -80,7 +80,7 @@ def show(engine: "Engine", state: dict) -> "Reply":
     err, notice = state.pop("err", None), state.pop("notice", None)
     lang, at = state["lang"], state["at"]
     cfg = engine.config
-    t = lambda key, **kw: T(vkey(engine, lang, key), **kw)  # noqa: E731
+    t = lambda key, **kw: T(vkey(engine, lang, key), **kw)
     lead: list = [T(notice)] if notice else []  # said on whichever page: why the screen is heard again
     if err:
         lead.append(t(err))
@@ -127,7 +127,7 @@ def show(engine: "Engine", state: dict) -> "Reply":
     return Reply(encode(speech(lang, items, state.get("n"), one_key)), False, state)
 
 
-def _question(engine: "Engine", state: dict, head: list, options: list, tail: list, err: str | None) -> bool:
+def _question(engine: Engine, state: dict, head: list, options: list, tail: list, err: str | None) -> bool:
     """The current question's prompt, options and extra keys; True if a number may be typed."""
     lang = state["lang"]
     q = engine.config.flows[state["flow"]].questions[state["qi"]]
@@ -160,14 +160,14 @@ def _question(engine: "Engine", state: dict, head: list, options: list, tail: li
     return True  # a phone number, typed
 
 
-def stored(engine: "Engine", lang: str, key: str, number: str, reach: str) -> str:
+def stored(engine: Engine, lang: str, key: str, number: str, reach: str) -> str:
     """The end of a call that stored a report: what routing will do, the number twice, goodbye."""
     items = [T(vkey(engine, lang, key), promise=[T(f"promise_{reach}")]),
              T("voice_your_number", number=[D(number)]), T("voice_goodbye")]
     return encode(speech(lang, items, end=True))
 
 
-def status(engine: "Engine", lang: str, number: str, state_name: str) -> str:
+def status(engine: Engine, lang: str, number: str, state_name: str) -> str:
     """The end of a call that checked a report's status."""
     items = [T("status_line", number=[D(number)], status=[T(f"status_{state_name}")]), T("voice_goodbye")]
     return encode(speech(lang, items, end=True))

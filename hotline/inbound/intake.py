@@ -14,12 +14,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hotline import db, queues, reportnumber, reports, routing
-from hotline.inbound import conversations
-from hotline.outbound import alerts, outbox
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
 from hotline.engine import voice as voice_screens
+from hotline.inbound import conversations
 from hotline.models import InboundMessage, OutboundMessage, Report, Reporter
+from hotline.outbound import alerts, outbox
 from hotline.services import Services
 
 log = logging.getLogger(__name__)

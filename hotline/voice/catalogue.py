@@ -19,8 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotline import yamlfile
-from hotline.engine.speech import (DIGIT_KEYS, NAME, PLACE_SECONDS, WORDS_PER_SECOND, D, SpokenLanguage, T, VoiceSetup,
-                                   clip_ids, decode, has_words, template_parts)
+from hotline.engine.speech import (
+    DIGIT_KEYS,
+    NAME,
+    PLACE_SECONDS,
+    WORDS_PER_SECOND,
+    D,
+    SpokenLanguage,
+    T,
+    VoiceSetup,
+    clip_ids,
+    decode,
+    has_words,
+    template_parts,
+)
 from hotline.errors import ConfigError, Problem
 
 log = logging.getLogger(__name__)

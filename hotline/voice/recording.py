@@ -29,7 +29,15 @@ from hotline import audit, queues
 from hotline.channels.base import Rejected, sender
 from hotline.outbound import outbox
 from hotline.voice import audio, catalogue
-from hotline.voice.webhooks import _authenticated, _text, base_url, bp, call_sid, step_of, xml
+from hotline.voice.webhooks import (
+    _authenticated,
+    _text,
+    base_url,
+    bp,
+    call_sid,
+    step_of,
+    xml,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,14 @@ from flask import Blueprint, Response, abort, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from hotline import channels
-from hotline.channels.base import Inbound, Rejected, WebRequest, optional, required, sender
+from hotline.channels.base import (
+    Inbound,
+    Rejected,
+    WebRequest,
+    optional,
+    required,
+    sender,
+)
 from hotline.engine.speech import decode
 from hotline.inbound import conversations, intake
 from hotline.inbound.webhooks import _web_request
