@@ -465,3 +465,78 @@ def test_nothing_of_the_caller_location_is_kept(client, services):
         report = db.scalar(select(Report))
         row = db.scalar(select(InboundMessage))
     assert "PREY VENG" not in str(report.answers) and "PREY VENG" not in row.reply
+
+
+# ---- a drill: the web process replaced in the middle of a call ------------------------------------------
+@pytest.mark.drill
+def test_a_call_goes_on_when_its_web_process_is_killed_and_replaced(app, settings, services, tmp_path):
+    """The call's state is in Redis and the database, never in a process: gunicorn is killed (SIGKILL,
+    no clean-up) between two prompts, a new one answers the next, and the report is made once."""
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.parse
+
+    from twilio.request_validator import RequestValidator
+
+    from tests.kit import TEST_ENV, TWILIO_TOKEN, free_port, wait_for
+
+    port = free_port()
+    env = dict(os.environ, **TEST_ENV, REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url)
+
+    def start(name: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{name}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                                 "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(lambda: answers(), 60, f"gunicorn {name} to answer")
+        return proc
+
+    def answers() -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status in (200, 503)
+        except OSError:
+            return False
+
+    def post(url: str, **fields) -> str:
+        form = call_form("CA-drill", **fields)
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.request("POST", url[len(BASE):], body=urllib.parse.urlencode(form),
+                     headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature})
+        response = conn.getresponse()
+        body = response.read().decode()
+        assert response.status == 200, body
+        assert schema.problems(body) == []
+        return body
+
+    def action(twiml: str) -> str:
+        return re.search(r'<Gather action="([^"]+)"', twiml).group(1).replace("&amp;", "&")
+
+    first = start("first")
+    try:
+        twiml = post(BASE + VOICE)
+        twiml = post(action(twiml), Digits="1")
+        twiml = post(action(twiml), Digits=ANGKRONG)
+        assert "What work was offered?" in twiml
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)   # the web process dies between two prompts
+        first.wait(timeout=10)
+    second = start("second")
+    try:
+        twiml = post(action(twiml), Digits="99")
+        assert "In which country?" in twiml          # the same call, where it was
+        for key in ("99", "99", "99"):
+            twiml = post(action(twiml), Digits=key)
+        twiml = post(action(twiml), Digits="1")
+        assert "Your report number is" in twiml and "<Hangup />" in twiml
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=20)
+    with services.Session() as db:
+        reports = db.scalars(select(Report)).all()
+    assert [(r.area_code, r.channel, r.consent) for r in reports] == [(ANGKRONG, "voice", True)]
