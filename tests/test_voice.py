@@ -540,3 +540,28 @@ def test_a_call_goes_on_when_its_web_process_is_killed_and_replaced(app, setting
     with services.Session() as db:
         reports = db.scalars(select(Report)).all()
     assert [(r.area_code, r.channel, r.consent) for r in reports] == [(ANGKRONG, "voice", True)]
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("en:\n  say: {language: en-US, colour: red}\n", "en.say: may set only voice, language"),
+    ("en:\n  say: hello\n", "en.say: may set only voice, language"),
+    ("km:\n  clips: true\n  speed: 2\n", "km: give say: {voice, language} or clips: true"),
+    ("- en\n", "must map each language"),
+])
+def test_a_wrong_languages_file_is_named_with_its_line(tmp_path, text, problem):
+    from hotline.errors import ConfigError
+    from hotline.voice.catalogue import read_languages
+
+    (tmp_path / "languages.yaml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        read_languages(tmp_path, ("km", "en"))
+    assert problem in str(raised.value) and "languages.yaml" in str(raised.value)
+
+
+def test_how_each_language_is_spoken_by_default(tmp_path):
+    from hotline.voice.catalogue import read_languages
+
+    assert read_languages(tmp_path, ("km", "en")) == {"km": None, "en": {"language": "en-US"}}
+    (tmp_path / "languages.yaml").write_text("km:\n  say: {voice: Basic.Kal, language: km-KH}\nth:\n  clips: true\n")
+    assert read_languages(tmp_path, ("km", "en")) == {"km": {"voice": "Basic.Kal", "language": "km-KH"},
+                                                      "en": {"language": "en-US"}}

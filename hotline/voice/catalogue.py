@@ -286,9 +286,7 @@ def read_languages(voice_dir: Path, languages: tuple[str, ...]) -> dict[str, dic
             out[lang] = dict(say)
         else:
             problems.append(Problem(str(path), line, f"{lang}.say: may set only {', '.join(SAY_ATTRIBUTES)} (text)"))
-    for lang in set(raw) - set(languages):
-        problems.append(Problem(str(path), raw.line_of(lang), f"{lang!r} is not one of the line's languages"))
-    if problems:
+    if problems:  # a language the line does not speak (yet) may stay in the file: it is not read
         raise ConfigError(problems)
     return out
 
