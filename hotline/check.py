@@ -121,7 +121,7 @@ def measure_calls(engine: Engine, result: CheckResult) -> None:
     speech.MAX_SECONDS to hear and offers at most speech.MAX_OPTIONS options; and every question a
     call asks can be answered by keypad."""
     from hotline.engine import speech
-    from hotline.voice import catalogue
+    from hotline.voice import catalogue, pieces
 
     config = engine.config
     for flow in config.flows.values():
@@ -134,14 +134,14 @@ def measure_calls(engine: Engine, result: CheckResult) -> None:
         for said, key in catalogue.every_speech(engine, lang):
             result.screens += 1
             options = sum(1 for item in said["say"] if item[:2] == ["t", "voice_option"])
-            seconds = catalogue.seconds(config, engine.voice_setup, said)
+            seconds = pieces.seconds(config, engine.voice_setup, said)
             if (options > speech.MAX_OPTIONS or seconds > speech.MAX_SECONDS) and key not in blamed:
                 blamed.add(key)
                 result.errors.append(Problem(
                     f"config/messages/{lang}.yaml", config.text_lines.get(lang, {}).get(key),
                     f"[voice] the prompt for {key!r} takes {seconds:.0f} s to hear with {options} options: a caller "
                     f"waits at most {speech.MAX_SECONDS:.0f} s and hears at most {speech.MAX_OPTIONS} options; "
-                    f"shorten its words: {catalogue.words(config, engine.areas, said)[:60]!r}…"))
+                    f"shorten its words: {pieces.words(config, engine.areas, said)[:60]!r}…"))
 
 
 def voice_lines(reports) -> list[str]:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from hotline.voice.catalogue import pieces, said
+from hotline.voice.pieces import pieces, said
 
 VOICE_PATH = "/webhooks/twilio/voice"
 """Where a call's prompts are answered (docs/contract.md section 3)."""
