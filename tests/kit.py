@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from xml.etree import ElementTree
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -330,8 +331,8 @@ def call_form(sid: str, phone: str = REPORTER, **fields) -> dict:
     form = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone, "To": LINE_NUMBER, "Caller": phone,
             "Called": LINE_NUMBER, "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01",
             "FromCountry": "KH", "FromCity": "PREY VENG"}
-    form.update({k: v for k, v in fields.items() if v is not None})
-    return {k: v for k, v in form.items() if fields.get(k, "") is not None}
+    form.update(fields)
+    return {k: v for k, v in form.items() if v is not None}  # a field given as None is left out
 
 
 def signed_post(client, url: str, form: dict, token: str = TWILIO_TOKEN):
@@ -359,7 +360,7 @@ class Caller:
         assert response.status_code == 200, response.get_data(as_text=True)
         self.twiml = response.get_data(as_text=True)
         assert schema.problems(self.twiml) == [], (schema.problems(self.twiml), self.twiml)
-        root = __import__("xml.etree.ElementTree", fromlist=["ET"]).fromstring(self.twiml.encode())
+        root = ElementTree.fromstring(self.twiml.encode())
         words = []
         for element in root.iter():
             if element.tag == "Say":
@@ -370,7 +371,8 @@ class Caller:
         gather = root.find("Gather")
         record = root.find("Record")
         redirect = root.find("Redirect")
-        self.action = (gather if gather is not None else record).get("action") if gather is not None or record is not None else None
+        waiting = gather if gather is not None else record
+        self.action = waiting.get("action") if waiting is not None else None
         self.silent = redirect.text if redirect is not None else None
         self.ended = root.find("Hangup") is not None or root.find("Reject") is not None
         return self.heard

@@ -316,10 +316,10 @@ def fetch(s, job: int) -> str:
         return found["result"]
     config = s.settings.provider("twilio")
     try:
-        answer = requests.get(found["url"], auth=(config.account_sid or "", config.auth_token or ""),
-                              timeout=float(s.settings.provider_timeout))
-        answer.raise_for_status()
-        data = answer.content
+        with requests.get(found["url"], auth=(config.account_sid or "", config.auth_token or ""), stream=True,
+                          timeout=float(s.settings.provider_timeout)) as answer:
+            answer.raise_for_status()
+            data = answer.raw.read(audio.MAX_BYTES + 1, decode_content=True)  # a larger one is refused unread
         checked = audio.check(data)
     except audio.ClipRefused as exc:
         result = str(exc)
