@@ -114,10 +114,10 @@ def place_call(call_id: int) -> str:
 
 
 def fetch_clip(recording_id: int) -> str:
-    """Fetch, check and keep one prompt recorded on the staff recording call (hotline.voice.recording)."""
-    from hotline.voice import recording
+    """Fetch, check and keep one prompt recorded on the staff recording call (hotline.voice.recordings)."""
+    from hotline.voice import recordings
 
-    return recording.fetch(services(), recording_id)
+    return recordings.fetch(services(), recording_id)
 
 
 # ---- maintenance --------------------------------------------------------------------------

@@ -16,19 +16,14 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
-from urllib.parse import urlsplit
 
-import requests
 from babel import Locale
 from flask import request
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from hotline import audit, queues
 from hotline.channels.base import Rejected, sender
-from hotline.outbound import outbox
-from hotline.voice import audio, catalogue
+from hotline.voice import catalogue, recordings
 from hotline.voice.webhooks import (
     _authenticated,
     _text,
@@ -38,8 +33,6 @@ from hotline.voice.webhooks import (
     step_of,
     xml,
 )
-
-log = logging.getLogger(__name__)
 
 PATH = "/webhooks/twilio/voice/recording"
 """The recording call's webhook (every step of it)."""
@@ -59,16 +52,8 @@ MAX_RECORDING = 30
 WAITS = 10
 """How many times the call says "one moment" while a recording is being fetched and checked."""
 
-API_HOST = "api.twilio.com"
-"""Where Twilio keeps recordings (a platform named by TWILIO_API_URL keeps them at its own host)."""
-
-
 def _key(sid: str) -> str:
     return f"hotline:voice:recording:{sid}"
-
-
-def _job_key(job: int) -> str:
-    return f"hotline:voice:recording-job:{job}"
 
 
 def _say(response, words: str) -> None:
@@ -147,17 +132,6 @@ def _save(s, sid: str, state: dict) -> None:
     s.redis.set(_key(sid), json.dumps(state), ex=STATE_SECONDS)
 
 
-def _recording_url(s, raw: str | None) -> str:
-    """A RecordingUrl the platform gave: only its own host is fetched (the worker carries credentials there)."""
-    url = (raw or "").strip()
-    parts = urlsplit(url)
-    api = s.settings.provider("twilio").api_url
-    allowed = urlsplit(api).netloc if api else API_HOST
-    if parts.scheme not in ("https", "http") or parts.netloc != allowed or len(url) > 500:
-        raise Rejected(400, "field RecordingUrl is not a recording kept by the platform")
-    return url
-
-
 @bp.post(PATH)
 def recording_call():
     """One step of the staff recording call."""
@@ -178,7 +152,7 @@ def recording_call():
         state = _load(s, sid)
         if step is not None and (state is None or step != state["n"]):
             raise Rejected(409, "this request answers a prompt the recording call is no longer at")
-        url = _recording_url(s, req.form.get("RecordingUrl")) if state and state["at"] == "record" \
+        url = recordings.recording_url(s, req.form.get("RecordingUrl")) if state and state["at"] == "record" \
             and not req.args.get("silent") else None
     except Rejected as exc:
         return _text(exc.message, exc.status)
@@ -233,7 +207,7 @@ def _step(s, base: str, sid: str, state: dict, digits: str, silent: bool, url: s
         return _review(s, base, state)
     if at == "review":
         if digits == "1":
-            state.update(at="wait", job=_enqueue(s, sid, state), waits=0)
+            state.update(at="wait", job=recordings.enqueue(s, sid, state), waits=0)
             return _moment(base, state, "Checking the recording.")
         if digits == "3":
             state.update(at="record", i=state["i"] + 1)
@@ -243,7 +217,7 @@ def _step(s, base: str, sid: str, state: dict, digits: str, silent: bool, url: s
             return _prompt(s, base, state)
         return _review(s, base, state)
     # wait: a worker fetches and checks the recording
-    result = s.redis.hget(_job_key(state["job"]), "result")
+    result = s.redis.hget(recordings.job_key(state["job"]), "result")
     if result is None:
         state["waits"] += 1
         if state["waits"] <= WAITS:
@@ -295,42 +269,3 @@ def _moment(base: str, state: dict, words: str) -> str:
     _say(response, words)
     response.redirect(f"{base}{PATH}?s={state['n']}&silent=1", method="POST")
     return str(response)
-
-
-def _enqueue(s, sid: str, state: dict) -> int:
-    """Hand a kept recording to a worker: fetch, check and store it (its outcome comes back in Redis)."""
-    job = int(s.redis.incr("hotline:voice:recording-jobs"))
-    clip = state["todo"][state["i"]]
-    s.redis.hset(_job_key(job), mapping={"url": state["url"], "lang": state["lang"], "clip": clip, "call": sid})
-    s.redis.expire(_job_key(job), STATE_SECONDS)
-    outbox.enqueue(s, queues.FETCH_CLIP.work(job))
-    return job
-
-
-def fetch(s, job: int) -> str:
-    """The worker's part: fetch a kept recording from the platform, check it, store it (once)."""
-    found = {k.decode(): v.decode() for k, v in s.redis.hgetall(_job_key(job)).items()}
-    if not found:
-        return "gone"
-    if "result" in found:
-        return found["result"]
-    config = s.settings.provider("twilio")
-    try:
-        with requests.get(found["url"], auth=(config.account_sid or "", config.auth_token or ""), stream=True,
-                          timeout=float(s.settings.provider_timeout)) as answer:
-            answer.raise_for_status()
-            data = answer.raw.read(audio.MAX_BYTES + 1, decode_content=True)  # a larger one is refused unread
-        checked = audio.check(data)
-    except audio.ClipRefused as exc:
-        result = str(exc)
-    except requests.RequestException as exc:
-        log.warning("recording %s not fetched: %s", job, type(exc).__name__)
-        result = "the platform did not give the recording"
-    else:
-        audio.store(s.settings.voice_dir, found["lang"], found["clip"], data, checked)
-        with s.Session.begin() as session:
-            audit.record(session, "recording-call", "voice.clip", f"{found['lang']}/{found['clip']}",
-                         details={"seconds": round(checked.seconds, 1), "level_db": round(checked.level_db, 1)})
-        result = "kept"
-    s.redis.hset(_job_key(job), "result", result)
-    return result
