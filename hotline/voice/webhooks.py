@@ -73,12 +73,10 @@ def parse_call(req: WebRequest) -> Inbound:
         raise Rejected(400, "field Digits is not keys of a phone's keypad (0-9, * and #)")
     if step is None and digits:
         raise Rejected(400, "field Digits came without the prompt it answers (query s)")
-    if step is not None and not digits and not req.args.get("silent"):
-        raise Rejected(400, "missing required field: Digits")
-    digits = digits.rstrip("#")  # the key that ends a number, if the platform keeps it
-    if step is not None and not digits and not req.args.get("silent"):
-        raise Rejected(400, "field Digits holds only '#'")
-    key = f"voice:{sid}:{step or 0}:{'-' if req.args.get('silent') else digits}"
+    # The key that ends a number, if the platform keeps it. No keys at all (or '#' alone) is the
+    # caller saying nothing, whichever way the platform tells it: the prompt is said again.
+    digits = digits.rstrip("#")
+    key = f"voice:{sid}:{step or 0}:{digits or '-'}"
     return Inbound("twilio", "voice", key, number, digits, session_id=sid, to=optional(req.form, "To", 40), step=step)
 
 
