@@ -47,6 +47,12 @@ def platform(form: dict, call_sid: str, **fields) -> dict:
             "CallStatus": "in-progress", "Direction": "outbound-api", "ApiVersion": "2010-04-01", **fields}
 
 
+def last_call(services) -> int:
+    """The id of the call-back asked for last (ids are not reset between tests on PostgreSQL)."""
+    with services.Session() as db:
+        return db.scalar(select(Call.id).order_by(Call.id.desc()).limit(1))
+
+
 def timeline(services, number: str) -> list[tuple[str, dict]]:
     with services.Session() as db:
         report = db.scalar(select(Report).where(Report.number == number))
@@ -80,23 +86,23 @@ def test_a_masked_call_back_from_button_to_bridge_to_timeline(client, services, 
         assert (entry.actor, entry.target) == ("user:dara", number)
     run_worker(services)
     assert len(line.calls) == 1
-    placed = line.calls[0]
+    placed, call = line.calls[0], last_call(services)
     assert (placed["To"], placed["From"]) == (CASEWORKER, line.from_number)      # the line's number, not the reporter's
-    assert placed["Url"] == f"{BASE}/webhooks/twilio/voice/bridge?call=1"
-    assert placed["StatusCallback"] == f"{BASE}/webhooks/twilio/voice/status?call=1"
+    assert placed["Url"] == f"{BASE}/webhooks/twilio/voice/bridge?call={call}"
+    assert placed["StatusCallback"] == f"{BASE}/webhooks/twilio/voice/status?call={call}"
     # The caseworker answers: the line bridges to the reporter, with its own number as caller id.
     answered = signed_post(client, placed["Url"], platform(placed, placed["sid"]))
     twiml = answered.get_data(as_text=True)
     assert answered.status_code == 200 and schema.problems(twiml) == []
     assert f'callerId="{line.from_number}"' in twiml and f"<Number>{REPORTER}</Number>" in twiml
     assert f"report {' '.join(number)}" in twiml and "Your number stays hidden" in twiml
-    action = f"{BASE}/webhooks/twilio/voice/bridge?call=1&amp;done=1"
+    action = f"{BASE}/webhooks/twilio/voice/bridge?call={call}&amp;done=1"
     assert f'action="{action}"' in twiml and 'timeLimit="1800"' in twiml
     ended = signed_post(client, action.replace("&amp;", "&"),
                         platform(placed, placed["sid"], DialCallStatus="completed", DialCallDuration="75"))
     assert ended.status_code == 200 and "The call with the reporter has ended." in ended.get_data(as_text=True)
     assert schema.problems(ended.get_data(as_text=True)) == []
-    assert ("call_ended", {"call": 1, "outcome": "completed", "seconds": 75}) in timeline(services, number)
+    assert ("call_ended", {"call": call, "outcome": "completed", "seconds": 75}) in timeline(services, number)
     status = signed_post(client, placed["StatusCallback"], platform(placed, placed["sid"], CallStatus="completed",
                                                                     CallDuration="80"))
     assert status.status_code == 200
@@ -131,7 +137,7 @@ def test_stop_after_asking_stops_the_call_before_and_after_it_rings(client, serv
         db.add(Reporter(hash=services.vault.lookup_hash(REPORTER), opted_out=True))
     run_worker(services)
     assert line.calls == []
-    assert ("call_ended", {"call": 1, "outcome": "refused"}) in timeline(services, number)
+    assert ("call_ended", {"call": last_call(services), "outcome": "refused"}) in timeline(services, number)
     with services.Session.begin() as db:
         db.get(Reporter, services.vault.lookup_hash(REPORTER)).opted_out = False
     post_form(client, f"/console/reports/{number}/call", f"/console/reports/{number}")
@@ -170,24 +176,24 @@ def test_calls_that_reach_nobody_say_so_on_the_timeline(client, services, line, 
         signed_post(client, placed["StatusCallback"], platform(placed, placed["sid"], CallStatus=leg))
     else:
         signed_post(client, placed["Url"], platform(placed, placed["sid"]))
-        said = signed_post(client, f"{BASE}/webhooks/twilio/voice/bridge?call=1&done=1",
+        said = signed_post(client, f"{BASE}/webhooks/twilio/voice/bridge?call={last_call(services)}&done=1",
                            platform(placed, placed["sid"], DialCallStatus=dial)).get_data(as_text=True)
         assert "The reporter did not answer." in said
-    assert ("call_ended", {"call": 1, "outcome": outcome}) in timeline(services, number)
+    assert ("call_ended", {"call": last_call(services), "outcome": outcome}) in timeline(services, number)
 
 
 def test_bridge_requests_that_are_not_the_call_placed(client, services, line, caseworker):
     number = direct_report(services, sender=REPORTER, consent=True)
     post_form(client, f"/console/reports/{number}/call", f"/console/reports/{number}")
     run_worker(services)
-    placed = line.calls[0]
-    for url, sid in ((placed["Url"], "CA-someone-else"), (f"{BASE}/webhooks/twilio/voice/bridge?call=99", placed["sid"]),
+    placed, call = line.calls[0], last_call(services)
+    for url, sid in ((placed["Url"], "CA-someone-else"), (f"{BASE}/webhooks/twilio/voice/bridge?call={call + 99}", placed["sid"]),
                      (f"{BASE}/webhooks/twilio/voice/bridge?call=x", placed["sid"])):
         said = signed_post(client, url, platform(placed, sid)).get_data(as_text=True)
         assert "<Dial" not in said and "not expected" in said
-    unsigned = client.post("/webhooks/twilio/voice/bridge?call=1", data=platform(placed, placed["sid"]))
+    unsigned = client.post(f"/webhooks/twilio/voice/bridge?call={call}", data=platform(placed, placed["sid"]))
     assert unsigned.status_code == 403
-    bad = signed_post(client, f"{BASE}/webhooks/twilio/voice/bridge?call=1&done=1",
+    bad = signed_post(client, f"{BASE}/webhooks/twilio/voice/bridge?call={call}&done=1",
                       platform(placed, placed["sid"], DialCallStatus="exploded"))
     assert bad.status_code == 400 and b"DialCallStatus" in bad.data
 
