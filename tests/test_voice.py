@@ -492,10 +492,10 @@ def test_a_call_goes_on_when_its_web_process_is_killed_and_replaced(app, setting
     env = dict(os.environ, **TEST_ENV, REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url)
 
     def start(name: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                                 "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        with open(tmp_path / f"{name}.log", "w") as log:  # the server keeps its own copy of the file
+            proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
+                                     "1", "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(lambda: answers(), 60, f"gunicorn {name} to answer")
         return proc
 
