@@ -258,7 +258,7 @@ HOSTILE = [
     ("Digits with no prompt", {"Digits": "1"}, "", "valid", 400, "without the prompt it answers"),
     ("prompt not a number", {"Digits": "1"}, "?s=abc", "valid", 400, "query s"),
     ("prompt 0", {"Digits": "1"}, "?s=0", "valid", 400, "query s"),
-    ("a prompt never given (a replay of another call)", {"Digits": "1"}, "?s=7", "valid", 409, "replayed request"),
+    ("a prompt never given", {"Digits": "1"}, "?s=7", "valid", 409, "prompt 7 was never given on this call"),
 ]
 
 

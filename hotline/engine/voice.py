@@ -19,10 +19,6 @@ if TYPE_CHECKING:
 REPEAT = "*"
 """The key that says the prompt again."""
 
-VOICE_SCREENS = ("menu", "q", "check", "tips", "lang", "resume")
-"""The screens a call can be at (free words after an unsorted SMS are not for calls)."""
-
-
 def vkey(engine: Engine, lang: str, key: str) -> str:
     """The words a call says for `key`: `voice_<key>` where the language has it (words meant to be
     heard, "then press hash"), else the screen's own."""
@@ -43,8 +39,10 @@ def step(engine: Engine, state: dict | None, digits: str | None, call_sid: str, 
         if answered is None:  # the call's first request again: the same greeting
             return engine.render(state)
         if answered != state.get("n"):
-            return _refused(state, f"prompt {answered} of this call was answered already (the call is at prompt "
-                                   f"{state.get('n')}): a replayed request")
+            if answered < state.get("n", 0):
+                return _refused(state, f"prompt {answered} of this call was answered already (the call is at prompt "
+                                       f"{state.get('n')}): a replayed request")
+            return _refused(state, f"prompt {answered} was never given on this call (it is at prompt {state.get('n')})")
         state = dict(state, ts=now, n=answered + 1)
         if digits is None:  # the prompt's wait went by in silence
             idle = state.get("idle", 0) + (decode(engine.render(state).text)["gather"] or {}).get("wait", 0)
