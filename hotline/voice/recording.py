@@ -152,8 +152,8 @@ def recording_call():
         state = _load(s, sid)
         if step is not None and (state is None or step != state["n"]):
             raise Rejected(409, "this request answers a prompt the recording call is no longer at")
-        url = recordings.recording_url(s, req.form.get("RecordingUrl")) if state and state["at"] == "record" \
-            and not req.args.get("silent") else None
+        recorded = req.form.get("RecordingUrl") if state and state["at"] == "record" and not req.args.get("silent") else None
+        url = recordings.recording_url(s, recorded) if recorded else None  # none: nothing was recorded, ask again
     except Rejected as exc:
         return _text(exc.message, exc.status)
     except HTTPException as exc:
