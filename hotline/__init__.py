@@ -17,7 +17,7 @@ its length (Content-Length) or not (chunked: `bodylimit`)."""
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web app. `test_config` may hold a `settings` object and Flask config keys."""
     from hotline import services as services_module
-    from hotline import api, console, health, simulator
+    from hotline import api, console, health, simulator, voice
     from hotline.inbound import webhooks
 
     test_config = dict(test_config or {})
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # No pre-ping: the webhooks run a step again on a dead connection (db.retry_on_disconnect).
     app.extensions["hotline"] = services_module.build(settings, pre_ping=False)
     webhooks.init_app(app)
+    voice.init_app(app)
     api.init_app(app)
     console.init_app(app)
     health.init_app(app)

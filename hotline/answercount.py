@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 
 from hotline.engine import Engine
+from hotline.engine.speech import decode
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,21 @@ def _state(engine: Engine, channel: str, lang: str, flow: str, qi: int, area: st
 
 
 def _page_of(engine: Engine, state: dict) -> dict[str, int]:
-    """The page (0, 1, ...) each numbered option of a screen is on."""
+    """The page (0, 1, ...) each numbered option of a screen is on (on a call, the prompt that reads it)."""
     pages = engine.render(state).state["pages"]
     where: dict[str, int] = {}
     for page in range(pages):
-        for line in engine.render(dict(state, page=page)).text.splitlines():
-            number = line.split(" ", 1)[0]
+        text = engine.render(dict(state, page=page)).text
+        for number in (_spoken_options(text) if state["ch"] == "voice" else
+                       (line.split(" ", 1)[0] for line in text.splitlines())):
             if number.isdigit():
                 where.setdefault(number, page)
     return where
+
+
+def _spoken_options(text: str) -> list[str]:
+    """The option numbers a call's prompt reads ("for ..., press N")."""
+    return [item[2]["key"][0][1] for item in decode(text)["say"] if item[:2] == ["t", "voice_option"]]
 
 
 def place_by_lists(engine: Engine, channel: str, lang: str, flow: str, qi: int) -> list[int]:
@@ -66,6 +73,8 @@ def count(engine: Engine, channel: str, lang: str, flow: str) -> Count:
     questions = engine.config.flows[flow].questions
     rest, place = 1.0, None  # the main-menu option
     for qi, q in enumerate(questions):
+        if channel == "voice" and q.kind == "text":
+            continue  # a call asks no free words
         if q.kind == "area":
             place = place_by_lists(engine, channel, lang, flow, qi)
         elif q.kind in ("choice", "consent"):
@@ -83,7 +92,7 @@ def table(engine: Engine) -> dict[tuple[str, str, str], Count]:
     """Every (channel, language, report type) a reporter can make by menu, counted."""
     line = engine.config.line
     out = {}
-    for channel, langs in (("ussd", line.ussd_languages), ("sms", line.languages)):
+    for channel, langs in (("ussd", line.ussd_languages), ("sms", line.languages), ("voice", engine.voice_setup.offered)):
         for lang in langs:
             for flow in engine.config.main_menu:
                 if flow in engine.config.flows:
@@ -96,6 +105,6 @@ def markdown(engine: Engine) -> str:
     rows = ["| channel | language | report | typed village code | by the lists: mean (most) |",
             "|---|---|---|---|---|"]
     for (channel, lang, flow), c in table(engine).items():
-        rows.append(f"| {channel.upper()} | {lang} | {flow} | {c.typed:.1f} | "
+        rows.append(f"| {'call' if channel == 'voice' else channel.upper()} | {lang} | {flow} | {c.typed:.1f} | "
                     f"{c.lists_mean:.1f} ({c.lists_max}) |")
     return "\n".join(rows)

@@ -27,6 +27,8 @@ class CheckResult:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     screens: int = 0
+    voice: list = field(default_factory=list)
+    """How calls speak each language, and the clips still to record (hotline.voice.catalogue)."""
 
 
 def run(settings: Settings) -> CheckResult:
@@ -40,6 +42,8 @@ def run(settings: Settings) -> CheckResult:
     result.warnings.extend(directory.warnings)
     result.warnings.extend(delivery_warnings(directory, settings))
     measure_screens(engine, result)  # counts the screens (errors were raised by load_config)
+    measure_calls(engine, result)
+    result.voice = list(getattr(engine, "voice_report", []))
     return result
 
 
@@ -116,6 +120,53 @@ def measure_screens(engine: Engine, result: CheckResult) -> None:
                 result.screens += 1
                 if not fits_final(text, channel):
                     result.errors.append(_too_long(config, lang, key, channel, text))
+
+
+def measure_calls(engine: Engine, result: CheckResult) -> None:
+    """The voice patience budget: every prompt of a call, in every language, takes at most
+    speech.MAX_SECONDS to hear and offers at most speech.MAX_OPTIONS options; and every question a
+    call asks can be answered by keypad."""
+    from hotline.engine import speech
+    from hotline.voice import catalogue, pieces
+
+    config = engine.config
+    for flow in config.flows.values():
+        for q in flow.questions:
+            if q.kind == "text" and not q.optional:
+                result.errors.append(Problem("config/flows.yaml", None, f"[voice] question {q.id} of {flow.type} asks for "
+                                             "words, which a caller cannot type on a keypad: make it optional"))
+    for lang in config.line.languages:
+        blamed: set[str] = set()
+        for said, key in catalogue.every_speech(engine, lang):
+            result.screens += 1
+            options = sum(1 for item in said["say"] if item[:2] == ["t", "voice_option"])
+            seconds = pieces.seconds(config, engine.voice_setup, said)
+            if (options > speech.MAX_OPTIONS or seconds > speech.MAX_SECONDS) and key not in blamed:
+                blamed.add(key)
+                result.errors.append(Problem(
+                    f"config/messages/{lang}.yaml", config.text_lines.get(lang, {}).get(key),
+                    f"[voice] the prompt for {key!r} takes {seconds:.0f} s to hear with {options} options: a caller "
+                    f"waits at most {speech.MAX_SECONDS:.0f} s and hears at most {speech.MAX_OPTIONS} options; "
+                    f"shorten its words: {pieces.words(config, engine.areas, said)[:60]!r}…"))
+
+
+def voice_lines(reports) -> list[str]:
+    """What the check prints of calls: how each language is spoken, whether calls offer it, and
+    every clip still to record."""
+    lines = []
+    for r in reports:
+        if r.say is not None:
+            lines.append(f"voice: {r.lang} is spoken by the platform's text-to-speech (<Say> "
+                         f"{', '.join(f'{k}={v}' for k, v in r.say.items())}): offered on calls")
+            continue
+        recorded = len(r.needed) - len(r.missing)
+        state = "offered on calls" if r.offered else f"NOT offered on calls until its {len(r.missing)} missing clips are recorded"
+        lines.append(f"voice: {r.lang} is spoken from recorded clips: {len(r.needed)} clips to record "
+                     f"(digits and shared phrases reused), {recorded} recorded; {state}; place names are optional "
+                     f"({r.places} recorded; a level without them asks for the area code)")
+        for clip in r.missing:
+            lines.append(f"  missing clip {r.lang}/{clip.id}: {clip.words}")
+    return lines
 
 
 def _check_first_page(engine: Engine, channel: str, lang: str, result: CheckResult) -> None:
@@ -195,6 +246,8 @@ def main(settings: Settings | None = None, answers: bool = False) -> int:
         print(f"warning: {w}")
     for e in result.errors:
         print(f"error: {e}")
+    for line in voice_lines(result.voice):
+        print(line)
     print(f"{len(result.errors)} errors, {len(result.warnings)} warnings, {result.screens} screens measured")
     if answers and not result.errors:
         from hotline import answercount

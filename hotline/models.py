@@ -252,6 +252,28 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The user's own phone, for masked call-backs (the line calls it, then bridges): encrypted like
+    # reporters' numbers, never shown in full.
+    phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class Call(Base):
+    """A caseworker's masked call to a reporter: the line calls the caseworker's phone, then bridges
+    to the reporter's; each sees only the line's number (hotline.voice.callback)."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", name="fk_calls_report_id_reports"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", name="fk_calls_user_id_users"))
+    # requested -> calling (the caseworker's phone rings) -> bridging (to the reporter) -> ended
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    outcome: Mapped[str | None] = mapped_column(String(32))  # how it ended: completed, no-answer, busy, ...
+    caseworker_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    seconds: Mapped[int | None] = mapped_column(Integer)  # how long caseworker and reporter spoke
+    error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class ConsoleSession(Base):

@@ -92,7 +92,7 @@ _SUMMARY_PROPERTIES = {
                 "description": "The reporter's answers by question id (the reporter's own number, if they typed it, "
                                "is replaced by `[reporter's number]`)."},
     "language": {"type": "string"},
-    "channel": {"type": "string", "description": "`ussd` or `sms`."},
+    "channel": {"type": "string", "description": "`ussd`, `sms` or `voice` (a call)."},
     "contact_allowed": {"type": "boolean", "description": "The reporter agreed to be contacted through the line."},
     "created_at": {"type": "string", "format": "date-time", "nullable": True},
     "updated_at": {"type": "string", "format": "date-time", "nullable": True},

@@ -63,7 +63,14 @@ LINK = JobKind("workers.jobs.link_report", "link")
 SUGGEST = JobKind("workers.jobs.suggest_links", "suggest")
 """Score a report's names and words against the others' into suggested links (reports.id)."""
 
-JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED, LINK, SUGGEST)
+PLACE_CALL = JobKind("workers.jobs.place_call", "call")
+"""Ring a caseworker's phone for a masked call-back to a reporter (calls.id)."""
+
+FETCH_CLIP = JobKind("workers.jobs.fetch_clip", "clip")
+"""Fetch a prompt recorded on the staff recording call, check it and keep it (a recording's row in
+Redis, by a number of its own: hotline.voice.recording)."""
+
+JOBS = (ROUTE, ESCALATE, SEND_SMS, DELIVER, REPORT_UPDATED, MESSAGE_FAILED, LINK, SUGGEST, PLACE_CALL, FETCH_CLIP)
 """Every job the line enqueues."""
 
 

@@ -12,11 +12,11 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline import replies, reporttypes
-from hotline.inbound import conversations
 from hotline.db import make_engine, make_sessionmaker
 from hotline.directory import Directory, load_directory
 from hotline.engine import Engine, load_dialogue
 from hotline.errors import ConfigError
+from hotline.inbound import conversations
 from hotline.settings import ROOT, Settings
 from hotline.vault import Vault
 
@@ -42,7 +42,7 @@ class Services:
                  vault: Vault, directory: Directory, engine: Engine):
         self.settings, self.db, self.Session, self.redis, self.vault = settings, db, session_factory, redis, vault
         self._config = (directory, engine)
-        self._fingerprint = _fingerprint(settings.directory_path, CONFIG_DIR)
+        self._fingerprint = _fingerprint(settings.directory_path, CONFIG_DIR, settings.voice_dir)
         self._checked_at = time.monotonic()
         self._reloading = threading.Lock()
         self.config_problems: list = []
@@ -68,7 +68,7 @@ class Services:
         now = time.monotonic()
         if now - self._checked_at >= RELOAD_CHECK_SECONDS:
             self._checked_at = now
-            if _fingerprint(self.settings.directory_path, CONFIG_DIR) != self._fingerprint and self._reloading.acquire(blocking=False):
+            if _fingerprint(self.settings.directory_path, CONFIG_DIR, self.settings.voice_dir) != self._fingerprint and self._reloading.acquire(blocking=False):
                 threading.Thread(target=self._reload_in_background, daemon=True).start()
         return self._config
 
@@ -81,7 +81,7 @@ class Services:
 
     def reload(self) -> list:
         """Load the configuration files again; swap them in if valid. Returns the problems found."""
-        fingerprint = _fingerprint(self.settings.directory_path, CONFIG_DIR)
+        fingerprint = _fingerprint(self.settings.directory_path, CONFIG_DIR, self.settings.voice_dir)
         try:
             self._config = load_config(self.settings)
             self.config_problems = []
@@ -105,13 +105,19 @@ def load_config(settings: Settings, config_dir: Path | None = None) -> tuple[Dir
     listing every problem."""
     config_dir = CONFIG_DIR if config_dir is None else config_dir
     return _load_config(settings.directory_path, str(config_dir), settings.sms_idle_minutes * 60,
-                        _fingerprint(settings.directory_path, config_dir))
+                        settings.voice_dir, settings.voice_idle_seconds,
+                        _fingerprint(settings.directory_path, config_dir, settings.voice_dir))
 
 
-def _fingerprint(directory_path: str, config_dir: Path) -> tuple:
-    """Names, sizes and change times of every configuration file: a changed file is loaded again."""
+def _fingerprint(directory_path: str, config_dir: Path, voice_dir: str | None = None) -> tuple:
+    """Names, sizes and change times of every configuration file (and of the voice clips' folders): a
+    changed file is loaded again."""
+    from hotline.voice import catalogue
+
     files = [Path(directory_path), *sorted(Path(directory_path).parent.glob("*.csv")), *sorted(config_dir.rglob("*.yaml"))]
-    out = []
+    if voice_dir is not None:
+        files.append(Path(voice_dir) / catalogue.LANGUAGES_FILE)
+    out = [catalogue.fingerprint(Path(voice_dir))] if voice_dir is not None else []
     for f in files:
         try:
             st = f.stat()
@@ -122,15 +128,19 @@ def _fingerprint(directory_path: str, config_dir: Path) -> tuple:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_config(directory_path: str, config_dir: str, idle_seconds: int, fingerprint: tuple) -> tuple[Directory, Engine]:
-    """Load (once per fingerprint) the directory and the dialogue."""
-    from hotline.check import CheckResult, measure_screens
+def _load_config(directory_path: str, config_dir: str, idle_seconds: int, voice_dir: str, voice_idle_seconds: int,
+                 fingerprint: tuple) -> tuple[Directory, Engine]:
+    """Load (once per fingerprint) the directory, the dialogue, and how calls speak each language."""
+    from hotline.check import CheckResult, measure_calls, measure_screens
+    from hotline.voice import catalogue
 
     directory = load_directory(directory_path, reporttypes.load(config_dir))
     dialogue = load_dialogue(config_dir, directory.line)
     engine = Engine(dialogue, directory.gazetteer, idle_seconds)
+    engine.voice_setup, engine.voice_report = catalogue.load(engine, Path(voice_dir), voice_idle_seconds)
     measured = CheckResult()
     measure_screens(engine, measured)  # a screen that does not fit its channel is an error too
+    measure_calls(engine, measured)  # and so is a prompt that takes too long to hear
     measured.errors.extend(replies.problems(config_dir, directory.line))  # so is a prepared reply
     if measured.errors:
         raise ConfigError(measured.errors)

@@ -61,6 +61,14 @@ class Settings:
     unrouted_alert_seconds: int = 300
     timezone: str = "Asia/Phnom_Penh"
     """HOTLINE_TIMEZONE: the zone people read times in (console, CSV); stored times stay UTC."""
+    voice_dir: str = str(ROOT / "config" / "voice")
+    """HOTLINE_VOICE_DIR: how calls speak each language, and the recorded clips (hotline.voice.catalogue)."""
+    voice_idle_seconds: int = 20
+    """HOTLINE_VOICE_IDLE_SECONDS: a call silent this long (prompts nobody answered) is ended politely."""
+    voice_recording_pin: str | None = None
+    """HOTLINE_VOICE_RECORDING_PIN: the staff recording call's PIN; unset, the recording line is closed."""
+    voice_callback_minutes: int = 30
+    """HOTLINE_VOICE_CALLBACK_MINUTES: the longest a caseworker's masked call to a reporter may last."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -108,6 +116,10 @@ class Settings:
         s.proxy_hops = _proxy_hops(get("HOTLINE_PROXY_HOPS"))
         s.unrouted_alert_seconds = _int(get("HOTLINE_UNROUTED_ALERT_SECONDS"), 300, "HOTLINE_UNROUTED_ALERT_SECONDS")
         s.timezone = _timezone(get("HOTLINE_TIMEZONE"), s.timezone)
+        s.voice_dir = get("HOTLINE_VOICE_DIR") or s.voice_dir
+        s.voice_idle_seconds = _int(get("HOTLINE_VOICE_IDLE_SECONDS"), 20, "HOTLINE_VOICE_IDLE_SECONDS")
+        s.voice_callback_minutes = _int(get("HOTLINE_VOICE_CALLBACK_MINUTES"), 30, "HOTLINE_VOICE_CALLBACK_MINUTES")
+        s.voice_recording_pin = _pin(get("HOTLINE_VOICE_RECORDING_PIN"), env == "production")
         secret, data_key = get("SECRET_KEY"), get("HOTLINE_DATA_KEY")
         if s.production:
             missing = [n for n, v in (("SECRET_KEY", secret), ("HOTLINE_DATA_KEY", data_key)) if not v]
@@ -181,6 +193,23 @@ def _proxy_hops(raw: str | None) -> int:
         raise SettingsError(f"HOTLINE_PROXY_HOPS must be a whole number from 0 to {MAX_PROXY_HOPS} "
                             f"(the proxies in front of the line), not {raw!r}")
     return int(raw)
+
+
+MIN_PRODUCTION_PIN = 6
+"""Digits a recording PIN has at least in production (development accepts 4)."""
+
+
+def _pin(raw: str | None, production: bool) -> str | None:
+    """HOTLINE_VOICE_RECORDING_PIN: digits that open the staff recording call; none, the call is closed.
+    There is no default: a line that records prompts has its own PIN, long enough in production."""
+    if raw is None:
+        return None
+    shortest = MIN_PRODUCTION_PIN if production else 4
+    if not (raw.isascii() and raw.isdigit()) or not shortest <= len(raw) <= 12:
+        raise SettingsError(f"HOTLINE_VOICE_RECORDING_PIN must be {shortest} to 12 digits (typed on a phone's keypad)")
+    if production and len(set(raw)) == 1:
+        raise SettingsError("HOTLINE_VOICE_RECORDING_PIN must not be one digit repeated")
+    return raw
 
 
 def _timezone(raw: str | None, default: str) -> str:

@@ -38,7 +38,7 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -188,16 +188,29 @@ class _FakeProvider(ABC):
 
 
 class FakeTwilio(_FakeProvider):
-    """Twilio's `POST /2010-04-01/Accounts/<AccountSid>/Messages.json`, with HTTP Basic auth."""
+    """Twilio's `POST /2010-04-01/Accounts/<AccountSid>/Messages.json`, with HTTP Basic auth; its Calls
+    API (`POST .../Calls.json`: the call is recorded in `calls`, as the SDK's `calls.create` sends it,
+    and answered `queued`, as Twilio does before it rings); and recordings (`GET
+    .../Recordings/<sid>`, what a test put in `recordings`, WAV as Twilio serves it)."""
 
     _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+    _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Calls\.json$")
+    _RECORDING = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Recordings/(?P<rec>RE[0-9a-f]+)$")
 
     def __init__(self, account_sid: str | None = None, auth_token: str = "fake-twilio-token",
                  from_number: str = "+15005550006", timeout_sleep: float = 1.0):
         self.account_sid = account_sid or "AC" + secrets.token_hex(16)
         self.auth_token = auth_token
         self.from_number = from_number
+        self.calls: list[dict] = []
+        self.recordings: dict[str, bytes] = {}
         super().__init__(timeout_sleep)
+
+    def recording(self, data: bytes) -> str:
+        """Keep a recording as the platform would after <Record>; its RecordingUrl."""
+        sid = "RE" + secrets.token_hex(16)
+        self.recordings[sid] = data
+        return f"{self.url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}"
 
     def env(self, **extra: str) -> dict:
         """Environment for `Settings.from_env(environ=...)` pointing the Twilio provider here."""
@@ -240,6 +253,17 @@ class FakeTwilio(_FakeProvider):
         if not self._authorised(h):
             self._twilio_error(h, 20003)
             return
+        recording = self._RECORDING.match(path)
+        if h.command == "GET" and recording and recording["sid"] == self.account_sid:
+            if recording["rec"] not in self.recordings:
+                self._twilio_error(h, 20404)
+            else:
+                self._answer(h, 200, self.recordings[recording["rec"]], "audio/x-wav")
+            return
+        calls = self._CALLS.match(path)
+        if h.command == "POST" and calls and calls["sid"] == self.account_sid:
+            self._call(h, form)
+            return
         if h.command != "POST" or not match or match["sid"] != self.account_sid:
             self._twilio_error(h, 20404)
             return
@@ -275,6 +299,29 @@ class FakeTwilio(_FakeProvider):
             }
             self._accept(to, body, sender, sid)
             self._json(h, 201, resource)
+
+
+    def _call(self, h, form: dict) -> None:
+        """Place an outbound call (Twilio answers 201 with the call, `queued`, and rings it later)."""
+        to, sender, url = form.get("To"), form.get("From"), form.get("Url")
+        if not to or not E164.fullmatch(to):
+            self._twilio_error(h, 21211, f"Invalid 'To' Phone Number: {(to or '')[:40]}")
+        elif not sender or not E164.fullmatch(sender):
+            self._twilio_error(h, 21212, f"Invalid 'From' Phone Number: {(sender or '')[:40]}")
+        elif not url and not form.get("Twiml"):
+            self._twilio_error(h, 21205, "Url parameter is required")
+        elif to in self._rejects:
+            self._twilio_error(h, self._rejects[to])
+        else:
+            sid = "CA" + secrets.token_hex(16)
+            now = format_datetime(datetime.now(UTC), usegmt=False)
+            with self._lock:
+                self.calls.append(dict(form, sid=sid))
+            self._json(h, 201, {"sid": sid, "account_sid": self.account_sid, "to": to, "from": sender,
+                                "status": "queued", "direction": "outbound-api", "api_version": "2010-04-01",
+                                "date_created": now, "date_updated": now, "start_time": None, "end_time": None,
+                                "duration": None, "price": None, "parent_call_sid": None,
+                                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json"})
 
 
 class FakeAfricasTalking(_FakeProvider):

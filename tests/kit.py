@@ -16,6 +16,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from xml.etree import ElementTree
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -358,3 +359,110 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope)
         return "250 OK"
+
+
+# ---- calls --------------------------------------------------------------------------------------
+LINE_NUMBER = "+85512345000"
+"""The line's number a test call reaches."""
+
+VOICE = "/webhooks/twilio/voice"
+
+
+def call_form(sid: str, phone: str = REPORTER, **fields) -> dict:
+    """A call request's fields as Twilio posts them (caller-location fields included: never stored)."""
+    form = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone, "To": LINE_NUMBER, "Caller": phone,
+            "Called": LINE_NUMBER, "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01",
+            "FromCountry": "KH", "FromCity": "PREY VENG"}
+    form.update(fields)
+    return {k: v for k, v in form.items() if v is not None}  # a field given as None is left out
+
+
+def signed_post(client, url: str, form: dict, token: str = TWILIO_TOKEN):
+    """POST a form to the line as the platform does, signed over the full URL (PUBLIC_BASE_URL's)."""
+    assert url.startswith(BASE), url
+    signature = RequestValidator(token).compute_signature(url, form)
+    return client.post(url[len(BASE):], data=form, headers={"X-Twilio-Signature": signature},
+                       base_url="http://localhost")
+
+
+class Caller:
+    """A phone calling the line as Twilio would: each request signed, each <Gather>'s action followed
+    (the prompt it answers), a silent prompt's <Redirect> followed, every answer checked against the
+    TwiML schema. `heard`: the words of the last answer (<Say>), a played clip as [clip lang/id]."""
+
+    def __init__(self, client, sid: str, phone: str = REPORTER, path: str = VOICE):
+        self.client, self.sid, self.phone, self.path = client, sid, phone, path
+        self.twiml, self.heard, self.action, self.silent, self.ended = "", "", None, None, False
+        self.response = None
+
+    def _answer(self, response):
+        from hotline.voice import schema
+
+        self.response = response
+        assert response.status_code == 200, response.get_data(as_text=True)
+        self.twiml = response.get_data(as_text=True)
+        assert schema.problems(self.twiml) == [], (schema.problems(self.twiml), self.twiml)
+        root = ElementTree.fromstring(self.twiml.encode())
+        words = []
+        for element in root.iter():
+            if element.tag == "Say":
+                words.append(element.text.strip())
+            elif element.tag == "Play":
+                words.append("[clip " + element.text.split("/voice/", 1)[-1].split("?")[0].rsplit(".", 1)[0] + "]")
+        self.heard = " ".join(words)
+        gather = root.find("Gather")
+        record = root.find("Record")
+        redirect = root.find("Redirect")
+        waiting = gather if gather is not None else record
+        self.action = waiting.get("action") if waiting is not None else None
+        self.silent = redirect.text if redirect is not None else None
+        self.ended = root.find("Hangup") is not None or root.find("Reject") is not None
+        return self.heard
+
+    def dial(self, **fields) -> str:
+        """The call comes in."""
+        return self._answer(signed_post(self.client, BASE + self.path, call_form(self.sid, self.phone, **fields)))
+
+    def press(self, digits: str, **fields) -> str:
+        """Keys pressed at the prompt the call is at (Twilio leaves out the '#' that ends them)."""
+        assert self.action, f"nothing waits for keys: {self.twiml}"
+        return self._answer(signed_post(self.client, self.action, call_form(self.sid, self.phone, Digits=digits, **fields)))
+
+    def post(self, url: str, **fields):
+        """Any signed request of this call (the raw response: a refusal is not an answer)."""
+        return signed_post(self.client, url, call_form(self.sid, self.phone, **fields))
+
+    def record(self, recording_url: str, seconds: str = "2") -> str:
+        """Words recorded at a <Record>: the platform posts where it keeps them."""
+        assert self.action, f"nothing records: {self.twiml}"
+        return self._answer(signed_post(self.client, self.action, call_form(
+            self.sid, self.phone, RecordingUrl=recording_url, RecordingDuration=seconds, RecordingSid="RE1")))
+
+    def wait(self) -> str:
+        """Nothing pressed: the platform follows the <Redirect> after the prompt."""
+        assert self.silent, f"nothing to follow: {self.twiml}"
+        return self._answer(signed_post(self.client, self.silent, call_form(self.sid, self.phone)))
+
+    def hang_up(self, status: str = "completed", duration: str = "40"):
+        """The platform's status callback once the call is over."""
+        response = signed_post(self.client, BASE + VOICE + "/status",
+                               call_form(self.sid, self.phone, CallStatus=status, CallDuration=duration))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response
+
+
+def test_tone(seconds: float = 1.0, level: float = 0.3, rate: int = 8000, fmt: str = "WAV") -> bytes:
+    """A test clip the tests make: a 440 Hz tone (never speech, and never shipped), `level` its peak."""
+    import io
+
+    import numpy
+    import soundfile
+
+    t = numpy.arange(int(seconds * rate)) / rate
+    samples = level * numpy.sin(2 * numpy.pi * 440 * t)
+    out = io.BytesIO()
+    soundfile.write(out, samples, rate, format=fmt, **({"subtype": "PCM_16"} if fmt == "WAV" else {}))
+    return out.getvalue()
+
+
+test_tone.__test__ = False  # a helper, not a test

@@ -288,6 +288,25 @@ def test_simulator_dials_the_line(browser, live_server):
     assert console_problems(browser) == []
 
 
+def test_simulator_calls_the_line_and_answers_by_keypad(browser, live_server):
+    browser.get(f"{live_server}/simulator/")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "Dial"))
+    Select(browser.find_element(By.ID, "mode")).select_by_value("call")
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "Press Call"))
+    call = browser.find_element(By.ID, "send")
+    assert call.text == "Call"
+    call.click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "For Someone in danger now, press 3."))
+    browser.find_element(By.CSS_SELECTOR, '.key.digit[data-key="3"]').click()      # one key: sent at once
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "Call 1 1 7 or 1 2 8 8 now."))
+    for key in "14010101#":                                                         # a code, ended with #
+        browser.find_element(By.CSS_SELECTOR, f'.key.digit[data-key="{key}"]').click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "May someone call you back"))
+    browser.find_element(By.ID, "end").click()
+    wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "You hung up."))
+    assert console_problems(browser) == []
+
+
 def test_simulator_page_keeps_to_the_csp(browser, live_server):
     browser.get(f"{live_server}/simulator/")
     wait(browser, EC.text_to_be_present_in_element((By.ID, "screen-body"), "Dial"))

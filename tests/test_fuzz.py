@@ -43,6 +43,7 @@ from hotline.console.auth import create_user
 from hotline.models import STATUSES
 from hotline.outbound.outbox import new_sms
 from hotline.settings import ROOT
+from hotline.voice import schema
 from tests.kit import (AT_EVENT, AT_SMS, AT_TOKEN, AT_USSD, BASE, NGO, PAYLOADS, TRACING, TW_SMS, TWILIO_TOKEN,
                        direct_report, sign_in)
 
@@ -54,11 +55,12 @@ SEED = int(os.environ.get("HOTLINE_FUZZ_SEED", "20260101"))
 
 WEBHOOKS = ("/webhooks/twilio/sms", "/webhooks/twilio/status", "/webhooks/africastalking/sms",
             "/webhooks/africastalking/delivery", "/webhooks/africastalking/ussd",
-            "/webhooks/africastalking/ussd/events")
+            "/webhooks/africastalking/ussd/events", "/webhooks/twilio/voice", "/webhooks/twilio/voice/status")
 
 # family: share of the requests (they add up to 100)
 MIX = {
-    "twilio/sms": 16, "twilio/status": 7, "at/sms": 11, "at/delivery": 7, "at/ussd": 20, "at/ussd/events": 6,
+    "twilio/sms": 13, "twilio/status": 6, "at/sms": 9, "at/delivery": 6, "at/ussd": 15, "at/ussd/events": 5,
+    "twilio/voice": 10, "twilio/voice/status": 3,
     "api/list": 7, "api/detail": 6, "api/events": 6, "api/messages": 5, "api/openapi": 2,
     "healthz": 2, "console/login": 3, "console/query": 2,
 }
@@ -117,6 +119,7 @@ class Fuzzer:
         self.phones = [f"+8551{rng.randrange(10_000_000, 99_999_999)}" for _ in range(max(300, TOTAL // 25))]
         self.phones += ["+254791541111", "+14133881111", "+66812345678", "+60123456789"]
         self.sessions: list[dict] = []    # USSD sessions: id, phone, text, ended
+        self.calls: list[dict] = []       # calls: CallSid, phone, the prompt they are at, ended
         self.handled: list[Req] = []      # webhook requests answered 200: candidates for resends
         self.counter = 0
         self.templates = {
@@ -263,8 +266,8 @@ class Fuzzer:
                                                        b"%" * 100, b"=" * 100, b"&" * 5000)), None
 
     # ---- webhooks ------------------------------------------------------------------------
-    def twilio(self, family: str, path: str, fields: list[tuple[str, str]]) -> Req:
-        req = Req(family, "POST", path)
+    def twilio(self, family: str, path: str, fields: list[tuple[str, str]], query: str = "") -> Req:
+        req = Req(family, "POST", path, query)
         self.notes = req.notes
         fields = self.mutate_fields(fields)
         how = self.transport(req, fields)
@@ -372,6 +375,54 @@ class Fuzzer:
             fields = self.set_field(fields, "failureReason", self.rng.choice(
                 ("UserInBlackList", "InsufficientCredit", "UserAccountSuspended", "AbsentSubscriber", "", "x" * 500)))
         return self.africastalking("at/delivery", "/webhooks/africastalking/delivery", fields)
+
+    def call_fields(self, call: dict) -> list[tuple[str, str]]:
+        return [("CallSid", call["sid"]), ("AccountSid", "AC" + "0" * 32), ("From", call["phone"]),
+                ("To", "+85512345000"), ("CallStatus", "in-progress"), ("Direction", "inbound"),
+                ("ApiVersion", "2010-04-01"), ("FromCity", "PREY VENG")]
+
+    def twilio_voice(self) -> Req:
+        """A call's requests: the call coming in, keys at its prompt (good, bad and nasty), silence, an
+        earlier prompt answered again (a replay), prompts that were never given."""
+        rng = self.rng
+        live = [c for c in self.calls[-40:] if not c["ended"]]
+        if not live or rng.random() < 0.15:
+            phone = rng.choice(self.calls)["phone"] if self.calls and rng.random() < 0.3 else self.phone()
+            call = {"sid": "CA" + self.uid("")[:32], "phone": phone, "step": None, "ended": False}
+            self.calls.append(call)
+            fields, query = self.call_fields(call), ""
+        else:
+            call = rng.choice(live)
+            fields, r = self.call_fields(call), rng.random()
+            step = call["step"] or 1
+            if r < 0.7:
+                keys = rng.choices(("1", "2", "3", "4", "5", "6", "0", "*", "98", "99", "14010101", "14", "012345678",
+                                    "#", "", "1#", rng.choice(NASTY)), (5, 3, 4, 2, 1, 2, 2, 1, 2, 3, 3, 1, 1, 1, 1, 1, 3))[0]
+                fields.append(("Digits", keys))
+                query = f"s={step}"
+            elif r < 0.8:
+                query = f"s={step}&silent=1"
+            elif r < 0.9:
+                fields.append(("Digits", rng.choice(("1", "2", "3"))))
+                query = f"s={max(1, step - rng.randrange(1, 3))}"
+            else:
+                fields.append(("Digits", "1"))
+                query = "s=" + rng.choice(("0", "-1", "abc", "99999999", "", "1.5", "%00", str(step + 5)))
+        req = self.twilio("twilio/voice", "/webhooks/twilio/voice", fields, query)
+        req.session = call
+        return req
+
+    def twilio_voice_status(self) -> Req:
+        call = self.rng.choice(self.calls) if self.calls and self.rng.random() < 0.8 else \
+            {"sid": "CA" + self.uid("")[:32], "phone": self.phone()}
+        fields = self.call_fields(call)
+        fields = self.set_field(fields, "CallStatus", self.rng.choice(
+            ("completed", "completed", "busy", "no-answer", "failed", "canceled", "ringing", "in-progress", "exploded", "")))
+        if self.rng.random() < 0.7:
+            fields.append(("CallDuration", self.rng.choice(("0", "12", "3600", "-1", "x", ""))))
+        req = self.twilio("twilio/voice/status", "/webhooks/twilio/voice/status", fields)
+        req.session = call if "step" in call else None
+        return req
 
     def ussd_input(self, session: dict) -> str:
         depth = session["text"].count("*") + (1 if session["text"] else 0)
@@ -570,7 +621,7 @@ class Fuzzer:
                    urllib.parse.urlencode(params))
 
     def next(self, family: str) -> Req:
-        if family in ("twilio/sms", "at/sms", "at/ussd", "twilio/status", "at/delivery"):
+        if family in ("twilio/sms", "at/sms", "at/ussd", "twilio/status", "at/delivery", "twilio/voice"):
             again = self.resend(family)
             if again is not None:
                 return again
@@ -580,6 +631,7 @@ class Fuzzer:
             "api/list": self.api_list, "api/detail": self.api_detail, "api/events": self.api_events,
             "api/messages": self.api_messages, "api/openapi": self.api_openapi, "healthz": self.healthz,
             "console/login": self.console_login, "console/query": self.console_query,
+            "twilio/voice": self.twilio_voice, "twilio/voice/status": self.twilio_voice_status,
         }[family]()
 
 
@@ -635,6 +687,8 @@ def problems_with(req: Req, response) -> list[str]:
             found.append("405 without an Allow header")
     if req.family == "at/ussd" and status == 200 and req.method == "POST" and not text.startswith(("CON ", "END ")):
         found.append(f"USSD answer neither CON nor END: {text[:100]!r}")
+    if req.family == "twilio/voice" and status == 200 and req.method == "POST":
+        found += [f"TwiML Twilio or Somleng would refuse: {p}" for p in schema.problems(text)]
     old = req.resend_of
     if old is not None and status != old.status:
         found.append(f"a resend answered {status}, the first time {old.status}")
@@ -715,6 +769,14 @@ def test_fuzz_every_webhook_and_api_route_never_answers_5xx(app, client, service
                 failures.append(f"#{i} {problem}\n    {req.describe()}")
         if response.status_code == 200 and req.method == "POST" and req.path in WEBHOOKS:
             fuzzer.handled.append(req)
+            if req.family == "twilio/voice/status" and req.session is not None and \
+                    set(form_values(req, "CallStatus")) & {"completed", "busy", "no-answer", "failed", "canceled"}:
+                req.session["ended"] = True  # the line takes no more of this call: start others
+            if req.family == "twilio/voice" and req.session is not None and req.resend_of is None:
+                text = response.get_data(as_text=True)
+                prompt = re.search(r'action="[^"]*\?s=(\d+)"', text)
+                req.session["step"] = int(prompt.group(1)) if prompt else req.session["step"]
+                req.session["ended"] = "<Hangup />" in text or "<Reject />" in text
             if req.family in ("at/ussd", "twilio/sms"):
                 text = response.get_data(as_text=True)
                 if text.startswith("END ") and req.session is not None:
@@ -729,6 +791,7 @@ def test_fuzz_every_webhook_and_api_route_never_answers_5xx(app, client, service
     for family in families:
         print(f"  {family:16} {sum(by_family[family].values()):6}  " +
               "  ".join(f"{code}: {n}" for code, n in sorted(by_family[family].items())))
+    print(f"calls: {len(fuzzer.calls)} ({sum(1 for c in fuzzer.calls if c['ended'])} ended)")
     walked = sum(1 for s in fuzzer.sessions if s["text"])
     ended = sum(1 for s in fuzzer.sessions if s["ended"])
     print(f"USSD sessions: {len(fuzzer.sessions)} ({walked} walked, {ended} ended); "
@@ -741,7 +804,7 @@ def test_fuzz_every_webhook_and_api_route_never_answers_5xx(app, client, service
     assert sum(histogram.values()) == TOTAL
     assert all(by_family[f] for f in families), "a family got no request"
     # Most requests got past authentication: the parsers and the engine were really fuzzed.
-    for family in ("twilio/sms", "at/sms", "at/ussd", "api/list", "api/detail"):
+    for family in ("twilio/sms", "at/sms", "at/ussd", "api/list", "api/detail", "twilio/voice"):
         assert by_family[family][200] > sum(by_family[family].values()) * 0.2, (family, by_family[family])
     assert not bad, f"{bad} bad answers; the first:\n" + "\n".join(failures)
 

@@ -692,3 +692,56 @@ def test_the_quick_e164_path_takes_cambodian_numbers_and_leaves_the_rest():
     assert phones._already_e164("+12025550123") is phones._UNSURE  # North America strips a national 1
     assert phones._already_e164("012 345 678") is phones._UNSURE
     assert phones.normalise("+855012345678") == phones._parse("+855012345678", "KH") == "+85512345678"
+
+
+# ---- calls: any keys, silence and redials --------------------------------------------------------
+_call_keys = st.one_of(st.sampled_from(["1", "2", "3", "4", "5", "6", "7", "0", "*", "98", "99", "14010101", "1401",
+                                         "012777888", "9", "00", "*1", "99999999"]),
+                       st.text("0123456789*", min_size=1, max_size=12))
+call_actions = st.lists(st.one_of(_call_keys.map(lambda k: ("keys", k)),
+                                  st.sampled_from([("silence",), ("redial",), ("replay",)])), min_size=1, max_size=40)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(lang=languages, actions=call_actions)
+def test_calls_any_keys_give_twiml_the_platforms_take_and_each_report_is_heard_twice(lang, actions):
+    import json
+
+    from hotline.engine.speech import decode
+    from hotline.voice import schema, twiml
+
+    backend, state, call, step, now = FakeBackend(), None, 0, None, NOW
+    heard: list[str] = []
+    for action in [("redial",)] + actions:
+        now += 3
+        if action[0] == "redial":
+            call += 1
+            step = None
+            reply = ENGINE.voice(state, None, f"CA{call}", None, now, backend, lang)
+        elif action[0] == "replay" and step and step > 1:
+            reply = ENGINE.voice(state, "1", f"CA{call}", step - 1, now, backend, lang)
+            assert decode(reply.text)["refused"] and reply.state == state   # refused, nothing moved
+            continue
+        elif step is None:
+            continue
+        else:
+            reply = ENGINE.voice(state, action[1] if action[0] == "keys" else None, f"CA{call}", step, now, backend, lang)
+        speech = decode(reply.text)
+        if speech["refused"]:
+            assert "ended" in speech["refused"]
+            continue
+        document = twiml.render(ENGINE, "https://line.example.org", speech)
+        assert schema.problems(document) == []
+        assert (speech["gather"] is None) == speech["end"]
+        state = reply.state
+        assert len(json.dumps(state)) < STATE_LIMIT
+        if speech["end"]:
+            step = None
+            heard.append(document)
+        else:
+            assert speech["n"] == state["n"]
+            step = speech["n"]
+    for number in backend.reports:
+        told = [d for d in heard if " ".join(number) in d]
+        if told:
+            assert all(d.count(" ".join(number)) == 2 for d in told)   # digit by digit, twice

@@ -242,3 +242,39 @@ def test_the_web_simulator_measures_each_ussd_screen_as_the_check_does(client):
     assert first["body"].startswith("CON ")
     screen = first["screen"]
     assert screen["limit"] == (80 if screen["encoding"] == "ucs2" else 182) and 0 < screen["units"] <= screen["limit"]
+
+
+# ---- call mode ------------------------------------------------------------------------------------
+def test_the_web_simulator_calls_the_line_hears_it_and_presses_keys(client, services):
+    """The call mode: the platform's signed requests, the words heard, the keys, the end of the call."""
+    def send(**data):
+        response = client.post("/simulator/api/send", json={"mode": "call", "phone": "+85512345690", **data})
+        assert response.status_code == 200, response.data
+        return response.get_json()
+
+    first = send(text="")
+    assert first["status"] == 200 and first["call"]["items"][0]["say"].startswith("Safe Village Line. For Worrying job")
+    assert first["call"]["gather"] == {"action": "https://line.example.org/webhooks/twilio/voice?s=1", "one": True}
+    sid = first["session_id"]
+    danger = send(text="3", session_id=sid, action=first["call"]["gather"]["action"])
+    assert danger["call"]["items"][0]["say"].startswith("Call 1 1 7 or 1 2 8 8 now.")
+    silent = send(text="", session_id=sid, action=danger["call"]["silent"])
+    assert silent["call"]["items"][0]["say"].startswith("We did not hear a key.")
+    ended = send(text="completed", session_id=sid, action="status")
+    assert ended["status"] == 200
+    elsewhere = send(text="1", session_id=sid, action="https://example.org/webhooks/twilio/voice?s=3")
+    assert elsewhere["status"] == 400
+    refused = send(text="1", session_id=sid, action=silent["call"]["gather"]["action"])
+    assert refused["status"] == 409 and "this call has ended" in refused["body"]
+
+
+def test_the_web_simulator_shows_the_words_of_played_clips(client, services, tmp_path, monkeypatch):
+    from hotline.simulator import heard
+
+    twiml = ('<?xml version="1.0" encoding="UTF-8"?><Response><Gather action="https://line.example.org/webhooks/'
+             'twilio/voice?s=1" numDigits="1"><Play>https://line.example.org/voice/km/menu_recruiter.wav?v=1</Play>'
+             '<Play>https://line.example.org/voice/km/areas/14.wav?v=2</Play></Gather></Response>')
+    read = heard.read(services, twiml)
+    assert read["items"] == [{"play": "/voice/km/menu_recruiter.wav?v=1", "words": "ការងារសង្ស័យ"},
+                             {"play": "/voice/km/areas/14.wav?v=2", "words": "ព្រៃវែង"}]
+    assert read["gather"]["one"] and not read["ended"]

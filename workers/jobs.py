@@ -117,6 +117,21 @@ def suggest_links(report_id: int) -> int:
     return linking.suggest_links(services(), report_id)
 
 
+# ---- the voice line -----------------------------------------------------------------------
+def place_call(call_id: int) -> str:
+    """Ring a caseworker's phone for a masked call-back (hotline.voice.callback), once."""
+    from hotline.voice import callback
+
+    return callback.place(services(), call_id)
+
+
+def fetch_clip(recording_id: int) -> str:
+    """Fetch, check and keep one prompt recorded on the staff recording call (hotline.voice.recordings)."""
+    from hotline.voice import recordings
+
+    return recordings.fetch(services(), recording_id)
+
+
 # ---- maintenance --------------------------------------------------------------------------
 def sweep_outbox() -> dict:
     """Re-enqueue unrouted reports, undelivered messages and due escalations whose jobs were lost."""

@@ -67,7 +67,9 @@ class Inbound:
 
     For USSD, `text` is every input of the session so far joined by `separator` (a provider that
     sends only the latest input gives it alone, with `separator` None). `to` is the line's number
-    or short code the message was sent to, when the provider says: replies leave from it."""
+    or short code the message was sent to, when the provider says: replies leave from it. For a
+    call (channel "voice"), `text` is the keys pressed, `session_id` the call and `step` the prompt
+    they answer (None for the call's first request; `text` empty: nothing was pressed)."""
 
     provider: str
     channel: str
@@ -78,6 +80,7 @@ class Inbound:
     inline_reply: bool = True
     to: str | None = None
     separator: str | None = None
+    step: int | None = None
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,29 @@ def render_twiml(answer: Answer) -> tuple[str, str]:
 
 
 SIMULATED_LINE_NUMBER = "+85512345000"
-"""The line's number the phone simulator writes to."""
+"""The line's number the phone simulator writes to (and calls)."""
+
+
+def _simulated_call(phone: str, keys: str, call_sid: str | None, config: TwilioConfig, base: str,
+                    action: str | None) -> Simulated:
+    """One request of a call, as Twilio makes it, signed (see Twilio.simulate)."""
+    sid = call_sid or "CA" + secrets.token_hex(16)
+    form = {"CallSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone, "To": SIMULATED_LINE_NUMBER,
+            "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+    if action == "status":
+        url = base + "/webhooks/twilio/voice/status"
+        form.update(CallStatus=keys or "completed", CallDuration="30")
+    elif action:
+        if not action.startswith(base + "/webhooks/twilio/voice"):
+            raise Rejected(400, "action must be a URL the line gave in its TwiML")
+        url = action
+        if keys:
+            form["Digits"] = keys
+    else:
+        url = base + "/webhooks/twilio/voice"
+    path, _, query = url[len(base):].partition("?")
+    signature = RequestValidator(config.auth_token or "").compute_signature(url, form)
+    return Simulated("POST", path, query, form, {"X-Twilio-Signature": signature}, session_id=sid)
 
 
 class Twilio(Provider):
@@ -106,7 +128,8 @@ class Twilio(Provider):
         Endpoint("sms", "message", parse_sms, render_twiml),
         Endpoint("status", "status", parse_status),
     )
-    modes = {"twilio": Mode("SMS via Twilio", "sms", inline=True)}
+    modes = {"twilio": Mode("SMS via Twilio", "sms", inline=True),
+             "call": Mode("Call via Twilio (voice)", "voice", inline=True)}
 
     def read_config(self, environ: Mapping[str, str], production: bool) -> TwilioConfig:
         """TWILIO_* settings; in development a fixed auth token stands in so the simulator can sign."""
@@ -131,8 +154,14 @@ class Twilio(Provider):
             raise Rejected(403, "X-Twilio-Signature does not match")
 
     def simulate(self, mode: str, phone: str, text: str, session_id: str | None, config: TwilioConfig,
-                 settings) -> Simulated:
-        """An inbound SMS as Twilio posts it, signed with the auth token."""
+                 settings, action: str | None = None) -> Simulated:
+        """An inbound SMS as Twilio posts it, signed with the auth token; or, for a call, a request of it
+        as the platform makes it: the call coming in, the keys pressed (`text`) at the prompt whose
+        <Gather> action (or <Redirect>, nobody pressed anything) is `action`, or with `action` "status"
+        the status callback saying the call ended (`text`: its CallStatus)."""
+        base = settings.public_base_url or "http://localhost"
+        if mode == "call":
+            return _simulated_call(phone, text, session_id, config, base, action)
         sid = "SM" + secrets.token_hex(16)
         form = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32, "From": phone,
                 "To": SIMULATED_LINE_NUMBER, "Body": text, "NumMedia": "0", "NumSegments": "1",

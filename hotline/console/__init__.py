@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from hotline import localtime
 from hotline.console import auth, sessions, views
-from hotline.console import admin, dashboard, delivery, directory_page, followup, linked  # noqa: F401  (their routes join views.bp)
+from hotline.console import admin, dashboard, delivery, directory_page, followup, linked, voice_pages  # noqa: F401  (their routes join views.bp)
 from hotline.console.accounts import LANGUAGES
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "

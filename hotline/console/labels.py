@@ -76,6 +76,15 @@ class Words:
         """A timeline entry's kind."""
         return _catalogued(words_of.TIMELINE, kind)
 
+    def call_outcome(self, code: str | None) -> str:
+        """How a masked call-back ended."""
+        return _catalogued(words_of.CALL_OUTCOMES, code or "")
+
+    def duration(self, seconds: int) -> str:
+        """How long a call lasted, in minutes and seconds."""
+        minutes, rest = divmod(int(seconds), 60)
+        return gettext("%(m)d min %(s)d s", m=minutes, s=rest) if minutes else gettext("%(s)d s", s=rest)
+
     def means(self, code: str) -> str:
         """How an alert is sent."""
         return _catalogued(words_of.MEANS, code)

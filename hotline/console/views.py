@@ -21,6 +21,7 @@ from hotline.console.labels import Words
 from hotline.errors import ConfigError
 from hotline.models import STATUSES, AuditEntry, Report, ReportTag, User, utcnow
 from hotline.services import CONFIG_DIR
+from hotline.voice import callback
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
@@ -208,6 +209,8 @@ def report(number: str):
         from hotline.console.linked import report_links
 
         linked = report_links(db, r)
+        call_blocked = callback.blocked(db, s, r, db.get(User, current_user.id)) \
+            if scoping.can_write(current_user.role) else None
     assign = AssignForm()
     assign.user.choices = [("", _("nobody"))] + [(str(u.id), u.username) for u in people]
     assign.user.data = str(r.assigned_to) if r.assigned_to else ""  # the current assignee, not "nobody"
@@ -223,7 +226,7 @@ def report(number: str):
         can_reveal=scoping.can_reveal(current_user.role, current_user.id, r) and r.reporter_phone is not None,
         needs_override=scoping.reveal_needs_emergency(r), status_form=status, note_form=NoteForm(), reply_form=ReplyForm(),
         prepared_form=prepared, tag_form=TagForm(), assign_form=assign, reveal_form=RevealForm(), **linked,
-        action_form=ActionForm(), merge_form=MergeForm())
+        action_form=ActionForm(), merge_form=MergeForm(), call_blocked=call_blocked)
 
 
 @bp.get("/search")

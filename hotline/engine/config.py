@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotline import reporttypes, yamlfile
+from hotline.engine.speech import VOICE_TEXTS
 from hotline.errors import ConfigError, Problem
 from hotline.reporttypes import ReportType, ReportTypes
 
@@ -22,7 +23,7 @@ SAMPLE_VALUES = {"number": "9999999", "emergency": "117, 1288", "minutes": "30",
                  "name": "Safe Village Line", "code": "14010101", "type": "worrying job offer",
                  "place": "Ruessei K'aek, Boeng Preah, Ba Phnum, Prey Veng", "promise": "",
                  "count": "99", "days": "365", "value": "golden star manpower recruitment agenc",
-                 "numbers": "9999999 …"}
+                 "numbers": "9999999 …", "option": "Worrying job offer", "key": "98"}
 """Worst-case values for placeholders, used to render and measure every text (`promise` is measured
 with each of the promise_* texts of the language: check.py)."""
 
@@ -162,7 +163,7 @@ REQUIRED_TEXTS = frozenset({
     "ok_done", "ok_unknown", "ok_not_contact", "ok_usage", "ok_already", "rate_limited",
     "sms_menu_hint", "alert_new", "alert_escalated", "alert_located", "alert_reporter_seen", "alert_cluster", "place_unknown",
     "promise_leader", "promise_agency", "promise_staff", "sms_delete_hint",
-})
+}) | VOICE_TEXTS
 """Texts the engine itself uses, beyond those the flows name."""
 
 

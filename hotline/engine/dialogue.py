@@ -8,8 +8,10 @@ from typing import Protocol
 
 from hotline import phones, reportnumber
 from hotline.areas import Gazetteer
+from hotline.engine import voice as voice_screens
 from hotline.engine.config import DialogueConfig, Question
 from hotline.engine.screens import Layout, fits_screen, render
+from hotline.engine.speech import VoiceSetup
 
 RESUME_SECONDS = 5 * 60
 """A reporter who dials again within this time of a dropped session may continue."""
@@ -90,6 +92,8 @@ class Engine:
         self.config = config
         self.areas = gazetteer
         self.sms_idle_seconds = sms_idle_seconds
+        self.voice_setup = VoiceSetup()
+        """The languages calls are offered in and how each is spoken (set when the configuration loads)."""
 
     # ---- entry points -------------------------------------------------------------
     def ussd(self, state: dict | None, full_text: str, session_id: str, now: float,
@@ -127,6 +131,11 @@ class Engine:
         if reply.state is not None:
             reply.state.update(_seen(full_text))
         return reply
+
+    def voice(self, state: dict | None, digits: str | None, call_sid: str, answered: int | None, now: float,
+              backend: Backend, lang: str) -> Reply:
+        """Answer one request of a call (hotline.engine.voice): the reply's text is the speech, as JSON."""
+        return voice_screens.step(self, state, digits, call_sid, answered, now, backend, lang)
 
     def sms(self, state: dict | None, text: str, now: float, backend: Backend, lang: str) -> Reply:
         """Answer one SMS from a reporter (or a contact)."""
@@ -201,7 +210,10 @@ class Engine:
     # ---- state and rendering --------------------------------------------------------
     def channel_language(self, channel: str, lang: str) -> str:
         """The reporter's language if this channel offers it, else the channel's first."""
-        offered = self.config.line.ussd_languages if channel == "ussd" else self.config.line.languages
+        if channel == "voice":
+            offered = self.voice_setup.offered or self.config.line.languages
+        else:
+            offered = self.config.line.ussd_languages if channel == "ussd" else self.config.line.languages
         return lang if lang in offered else offered[0]
 
     def _new_state(self, channel: str, lang: str, now: float) -> dict:
@@ -212,6 +224,8 @@ class Engine:
         if channel == "sms":
             state["sid"] = f"sms:{int(now * 1000)}"
         return state
+
+    new_state = _new_state
 
     def _t(self, state: dict, key: str, **values) -> str:
         """Words in the conversation's language."""
@@ -229,6 +243,8 @@ class Engine:
 
     def _show(self, state: dict) -> Reply:
         """Render the screen the state is at (clearing a one-time error)."""
+        if state["ch"] == "voice":
+            return voice_screens.show(self, state)
         state = dict(state)
         err = state.pop("err", None)
         notice = state.pop("notice", None)  # said once, on top of the screen it came with
@@ -267,6 +283,8 @@ class Engine:
     def _offered_languages(self, state: dict) -> tuple[str, ...]:
         """Languages the reporter may choose on this channel."""
         line = self.config.line
+        if state["ch"] == "voice":
+            return self.voice_setup.offered
         return line.ussd_languages if state["ch"] == "ussd" else line.languages
 
     def _question_layout(self, state: dict, top: list[str], nav: list[str]) -> Layout:
@@ -307,9 +325,11 @@ class Engine:
                    "lang": self._on_language, "resume": self._on_resume, "followup": self._on_followup}[at]
         return handler(state, value, raw, backend)
 
+    input = _input
+
     def _to_menu(self, state: dict) -> dict:
         """The same conversation, back at the main menu."""
-        return {k: v for k, v in state.items() if k in ("v", "ch", "lang", "ts", "sid", "seen", "mark")} | {"at": "menu", "page": 0}
+        return {k: v for k, v in state.items() if k in ("v", "ch", "lang", "ts", "sid", "seen", "mark", "n")} | {"at": "menu", "page": 0}
 
     def _error(self, state: dict, key: str) -> Reply:
         """Show the same screen again with an explanation first."""
@@ -324,7 +344,7 @@ class Engine:
         entry = self.config.main_menu[index]
         state = self._to_menu(state)
         if entry in self.config.flows:
-            state.update(at="q", flow=entry, qi=0, answers={}, area=None)
+            state.update(at="q", flow=entry, qi=self._asked(entry, -1, 1, state["ch"]), answers={}, area=None)
             if self.config.flows[entry].kind.store_first:
                 ref = f"{state['sid']}:{entry}" if state.get("sid") else None
                 state["number"] = backend.submit(self._draft(state, {}, ref))
@@ -336,6 +356,8 @@ class Engine:
         """Continue the dropped conversation (1) or start again (2)."""
         if value == "1":
             saved = dict(state["saved"], sid=state.get("sid"), seen=state.get("seen", 0), mark=state.get("mark"), ts=state["ts"])
+            if "n" in state:
+                saved["n"] = state["n"]
             return self._show(saved)
         if value == "2":
             return self._show({k: v for k, v in state.items() if k != "saved"} | {"at": "menu", "page": 0})
@@ -351,6 +373,8 @@ class Engine:
         if status is None:
             return self._error(state, "err_number_unknown")
         number = reportnumber.clean(value)
+        if state["ch"] == "voice":
+            return Reply(voice_screens.status(self, state["lang"], number, status), True, None)
         text = self._t(state, "status_line", number=number, status=self._t(state, f"status_{status}"))
         return Reply(text, True, None)
 
@@ -426,10 +450,10 @@ class Engine:
 
     def _back(self, state: dict) -> Reply:
         """The previous question, or the main menu from the first."""
-        if state["qi"] == 0:
+        qi = self._asked(state["flow"], state["qi"], -1, state["ch"])
+        if qi < 0:
             return self._show(self._to_menu(state))
         answers = dict(state["answers"])
-        qi = state["qi"] - 1
         previous = self.config.flows[state["flow"]].questions[qi]
         answers.pop(previous.id, None)
         return self._show(dict(state, qi=qi, answers=answers, area=None, page=0))
@@ -439,14 +463,26 @@ class Engine:
         type was chosen gets each answer as it comes, so a dropped session loses none)."""
         answers = dict(state["answers"], **{q.id: answer})
         flow = self.config.flows[state["flow"]]
-        last = state["qi"] + 1 >= len(flow.questions)
+        following = self._asked(flow.type, state["qi"], 1, state["ch"])
+        last = following >= len(flow.questions)
         draft = self._draft(state, answers)
         if "number" in state:
             backend.update(state["number"], draft)
         if not last:
-            return self._show(dict(state, qi=state["qi"] + 1, answers=answers, area=None, page=0))
+            return self._show(dict(state, qi=following, answers=answers, area=None, page=0))
         number = state["number"] if "number" in state else backend.submit(draft)
+        if state["ch"] == "voice":
+            return Reply(voice_screens.stored(self, state["lang"], flow.done, number, backend.reach(draft)), True, None)
         return Reply(self.stored_text(state["lang"], state["ch"], flow.done, number, backend.reach(draft)), True, None)
+
+    def _asked(self, flow: str, qi: int, direction: int, channel: str) -> int:
+        """The question after (direction 1) or before (-1) question `qi` that the channel asks: a call
+        cannot type words, so it passes over free-text questions (the check allows only optional ones)."""
+        questions = self.config.flows[flow].questions
+        qi += direction
+        while channel == "voice" and 0 <= qi < len(questions) and questions[qi].kind == "text":
+            qi += direction
+        return qi
 
     REACH = ("leader", "agency", "staff")
     """What routing can do for a report: a promise_<reach> text says it to the reporter."""

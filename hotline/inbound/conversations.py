@@ -27,8 +27,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
-TTL = {"ussd": 15 * 60, "sms": 24 * 3600}
-"""How long a conversation is kept: USSD long enough to offer 'continue', SMS to say it expired."""
+TTL = {"ussd": 15 * 60, "voice": 15 * 60, "sms": 24 * 3600}
+"""How long a conversation is kept: USSD and calls long enough to offer 'continue', SMS to say it expired."""
 
 
 def _key(channel: str, phone_hash: str) -> str:
@@ -55,6 +55,15 @@ def save(redis: Redis, channel: str, phone_hash: str, state: dict | None) -> Non
             redis.set(_key(channel, phone_hash), _encode(state), ex=TTL[channel])
     except RedisError as exc:
         log.warning("conversation state not saved: %s", type(exc).__name__)
+
+
+def mark_ended(redis: Redis, phone_hash: str, call_sid: str) -> bool:
+    """Note that a call ended (its state is kept for 'continue'; no later request of it is taken)."""
+    state = load(redis, "voice", phone_hash)
+    if not state or state.get("sid") != call_sid or state.get("ended"):
+        return False
+    save(redis, "voice", phone_hash, dict(state, ended=True))
+    return True
 
 
 def mark_dropped(redis: Redis, phone_hash: str, session_id: str) -> None:

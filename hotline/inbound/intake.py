@@ -14,12 +14,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hotline import db, queues, reportnumber, reports, routing
-from hotline.inbound import conversations
-from hotline.linking import work as linking
-from hotline.outbound import alerts, outbox
 from hotline.channels.base import Answer, Inbound, SessionEnd, StatusUpdate
 from hotline.engine import Draft, Reply
+from hotline.engine import voice as voice_screens
+from hotline.inbound import conversations
+from hotline.linking import work as linking
 from hotline.models import InboundMessage, OutboundMessage, Report, Reporter
+from hotline.outbound import alerts, outbox
 from hotline.services import Services
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,10 @@ class DbBackend:
         return "done"
 
 
+SESSION_CHANNELS = ("ussd", "voice")
+"""Channels whose steps make sessions (a USSD session, a call): the rate limit counts each session
+once, at its first step, so it never cuts one in progress."""
+
 STEP_ATTEMPTS = 3
 """A step whose commit hit a unique constraint (a concurrent first use of a phone's row) is run
 again up to this many times in all; one whose report number was taken meanwhile, up to
@@ -226,7 +231,7 @@ def handle_message(s: Services, inbound: Inbound, now: float | None = None) -> A
     key = step_key(inbound.external_id, phone_hash)
     opening = conversations.open_step(s.redis, inbound.provider, key, inbound.channel, phone_hash,
                                       s.settings.rate_limit_per_minute, now,
-                                      inbound.session_id if inbound.channel == "ussd" else None)
+                                      inbound.session_id if inbound.channel in SESSION_CHANNELS else None)
     if opening.seen is not None:
         return Answer(*opening.seen)
     if opening.over_rate:
@@ -271,6 +276,8 @@ def _rate_limited(s: Services, inbound: Inbound, phone_hash: str, opening: conve
         lang = s.directory.line.languages[0]
     finally:
         backend.close()
+    if inbound.channel == "voice":
+        return voice_screens.rate_limited(s.engine.channel_language("voice", lang))
     return s.engine.config.text(s.engine.channel_language(inbound.channel, lang), "rate_limited")
 
 
@@ -281,6 +288,8 @@ def _run_step(s: Services, inbound: Inbound, key: str, backend: DbBackend, state
     message = None
     if inbound.channel == "ussd":
         reply = s.engine.ussd(state, inbound.text, inbound.session_id or "", now, backend, lang, inbound.separator)
+    elif inbound.channel == "voice":
+        reply = s.engine.voice(state, inbound.text or None, inbound.session_id or "", inbound.step, now, backend, lang)
     else:
         reply = s.engine.sms(state, inbound.text, now, backend, lang)
     if backend.wrote or not inbound.inline_reply:

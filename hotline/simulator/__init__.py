@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, render_template
 from sqlalchemy import select
 
 from hotline import channels, smsbudget
-from hotline.channels.base import Mode, Provider
+from hotline.channels.base import Mode, Provider, Rejected
 from hotline.models import OutboundMessage
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates", static_folder="static")
@@ -25,12 +25,17 @@ MODES = tuple(modes())
 
 
 def deliver(app: Flask, mode: str, phone: str, text: str, session_id: str | None = None,
-            full_text: str | None = None) -> dict:
-    """Make one provider request to the app's own webhook, exactly as the provider would."""
+            full_text: str | None = None, action: str | None = None) -> dict:
+    """Make one provider request to the app's own webhook, exactly as the provider would (for a call,
+    `action` is where its last TwiML said the keys go)."""
     settings = app.extensions["hotline"].settings
     provider, info = modes()[mode]
     typed = full_text if full_text is not None and info.channel == "ussd" else text
-    req = provider.simulate(mode, phone, typed, session_id, settings.provider(provider.slug), settings)
+    extra = {"action": action} if info.channel == "voice" else {}
+    try:
+        req = provider.simulate(mode, phone, typed, session_id, settings.provider(provider.slug), settings, **extra)
+    except Rejected as exc:
+        return {"status": exc.status, "body": exc.message, "session_id": session_id, "path": "", "inline": True}
     base = settings.public_base_url or "http://localhost"
     path = req.path + (f"?{req.query}" if req.query else "")
     with app.test_client() as client:
@@ -39,6 +44,10 @@ def deliver(app: Flask, mode: str, phone: str, text: str, session_id: str | None
     body = response.get_data(as_text=True)
     result = {"status": response.status_code, "body": body, "session_id": req.session_id, "path": req.path,
               "inline": info.inline}
+    if info.channel == "voice" and response.status_code == 200 and body.startswith("<?xml"):
+        from hotline.simulator import heard
+
+        result["call"] = heard.read(app.extensions["hotline"], body)
     if info.channel == "ussd" and response.status_code == 200:
         enc = smsbudget.encoding(body)  # what the screen holds, as the check counts it (CON/END included)
         result["screen"] = {"units": smsbudget.units(body, enc), "limit": smsbudget.USSD_PAGE[enc], "encoding": enc}
@@ -65,7 +74,11 @@ def send():
         return jsonify(error=f"mode must be one of {', '.join(MODES)}"), 400
     if not phone.startswith("+") or not phone[1:].isdigit():
         return jsonify(error="phone must be an international number like +85512345678"), 400
-    result = deliver(current_app._get_current_object(), mode, phone, text, data.get("session_id"), data.get("full_text"))
+    action = data.get("action")
+    if action is not None and not isinstance(action, str):
+        return jsonify(error="action must be the URL the line's TwiML gave"), 400
+    result = deliver(current_app._get_current_object(), mode, phone, text, data.get("session_id"), data.get("full_text"),
+                     action)
     return jsonify(result)
 
 

@@ -367,8 +367,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default=DEFAULT_URL, help=f"base URL of the running line (default {DEFAULT_URL})")
     from hotline.simulator import modes
 
-    parser.add_argument("--mode", choices=tuple(modes()), default="ussd",
-                        help="; ".join(f"{name}: {mode.label}" for name, (_, mode) in modes().items()))
+    typed = {name: mode for name, (_, mode) in modes().items() if mode.channel != "voice"}  # calls: the web page
+    parser.add_argument("--mode", choices=tuple(typed), default="ussd",
+                        help="; ".join(f"{name}: {mode.label}" for name, mode in typed.items()))
     parser.add_argument("--phone", help="this phone's number, e.g. +85591234567 (default: a random fictional one)")
 
 

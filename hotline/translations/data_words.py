@@ -28,7 +28,8 @@ TIMELINE = {"created": _("created"), "routed": _("routed"), "escalated": _("esca
             "acknowledged": _("acknowledged"), "status_changed": _("status changed"), "assigned": _("assigned"),
             "note": _("note"), "message_sent": _("message sent"), "number_revealed": _("number revealed"),
             "number_erased": _("number erased"), "detail_added": _("detail added"), "answered": _("answered"),
-            "merged": _("merged as one event"), "unmerged": _("merge undone")}
+            "merged": _("merged as one event"), "unmerged": _("merge undone"),
+            "call_requested": _("call to the reporter asked for"), "call_ended": _("call to the reporter ended")}
 """Timeline entry kinds (hotline.models.ReportEvent.kind)."""
 
 LINK_BY = {"phone": _("same phone number"), "name": _("similar agency name"), "description": _("similar description"),
@@ -42,8 +43,16 @@ AREA_LEVELS = {"province": _("province"), "district": _("district"), "commune": 
                "village": _("village")}
 """Levels of the gazetteer (hotline.areas.LEVELS)."""
 
-CHANNELS = {"ussd": _("USSD"), "sms": _("SMS")}
+CHANNELS = {"ussd": _("USSD"), "sms": _("SMS"), "voice": _("call")}
 """How a report came in."""
+
+CALL_OUTCOMES = {"completed": _("they spoke"), "answered": _("they spoke"), "busy": _("the reporter's phone was busy"),
+                 "no-answer": _("the reporter did not answer"), "failed": _("the call failed"),
+                 "canceled": _("cancelled"), "refused": _("not placed: the reporter may not be called"),
+                 "caseworker busy": _("your phone was busy"), "caseworker no-answer": _("your phone did not answer"),
+                 "caseworker failed": _("your phone could not be called"),
+                 "caseworker canceled": _("cancelled"), "caseworker completed": _("you hung up first")}
+"""How a masked call-back ended (hotline.models.Call.outcome)."""
 
 CSV_COLUMNS = {"number": _("Number"), "type": _("Type"), "status": _("Status"), "created_at": _("Received"),
                "acknowledged_at": _("Acknowledged"), "closed_at": _("Closed"), "province": _("Province"),

@@ -20,6 +20,7 @@
   var state = {
     busy: false,
     ussd: { sessionId: null, inputs: [], text: "", ended: false, error: false },
+    call: { sid: null, items: [], gather: null, silent: null, ended: false, error: "" },
     threads: {},          // phone -> [{dir: "in"|"out"|"error", text, meta, time}]
     unread: {},           // phone -> count
     pendingInline: [],    // [{phone, body}] twilio inline replies, to skip if the outbox repeats them
@@ -39,7 +40,8 @@
   function now() { var d = new Date(); return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); }
   function mode() { return modeEl.value; }
   function modeInfo() { return DATA.modes[mode()] || { label: mode(), channel: "sms", inline: false }; }
-  function isSms() { return modeInfo().channel !== "ussd"; }
+  function isSms() { return modeInfo().channel === "sms"; }
+  function isCall() { return modeInfo().channel === "voice"; }
   function phone() { return normalisePhone(phoneEl.value) || ""; }
 
   function normalisePhone(raw) {
@@ -107,18 +109,20 @@
   function render() {
     var sms = isSms();
     var p = phone();
-    sbMode.textContent = (sms ? "SMS" : "USSD") + " " + (p || "no number");
+    sbMode.textContent = (sms ? "SMS" : isCall() ? "Call" : "USSD") + " " + (p || "no number");
     if (sms) state.unread[p] = 0;
     var n = state.unread[p] || 0;
     sbUnread.textContent = n ? "\u2709 " + n : "";
     sbUnread.title = n ? n + " new SMS: switch to an SMS mode to read" : "";
-    $("entry-label").textContent = sms ? "Message" : (state.ussd.sessionId ? "Answer" : "Number to dial");
+    $("entry-label").textContent = sms ? "Message" : isCall() ? (state.call.sid ? "Keys (# sends them)" : "The line")
+      : (state.ussd.sessionId ? "Answer" : "Number to dial");
     entry.setAttribute("inputmode", sms ? "text" : "tel");
-    $("drop").disabled = sms || !state.ussd.sessionId;
+    $("drop").disabled = sms || (isCall() ? !state.call.sid : !state.ussd.sessionId);
+    $("drop").textContent = isCall() ? "Stay silent" : "Drop signal";
     sendBtn.disabled = state.busy;
-    sendBtn.textContent = sms ? "Send" : (state.ussd.sessionId ? "Send" : "Call");
+    sendBtn.textContent = sms ? "Send" : isCall() ? (state.call.sid ? "Send keys" : "Call") : (state.ussd.sessionId ? "Send" : "Call");
     clear(screenBody);
-    if (sms) renderThread(p); else renderUssd();
+    if (sms) renderThread(p); else if (isCall()) renderCall(); else renderUssd();
     renderOutbox();
   }
 
@@ -238,6 +242,92 @@
     return true;
   }
 
+  // ------------------------------------------------------------ calls (TwiML: words said, clips played)
+  function renderCall() {
+    var c = state.call;
+    screenBody.classList.remove("thread");
+    if (state.busy) { screenBody.appendChild(el("p", "ussd-wait", "Please wait\u2026")); return; }
+    if (c.error) { screenBody.appendChild(el("div", "ussd-text error", c.error)); return; }
+    if (!c.items.length && !c.sid) { screenBody.appendChild(el("p", "idle", "Press Call to call the line.")); return; }
+    c.items.forEach(function (item) {
+      if (item.play !== undefined) screenBody.appendChild(el("p", "call-clip", "\u266a " + (item.words || item.play)));
+      else screenBody.appendChild(el("p", "call-say", item.say));
+    });
+    screenBody.appendChild(el("div", "ussd-meta", c.ended ? "(the line hung up)" :
+      (c.gather && c.gather.one ? "press one key" : "type the keys, then #")));
+  }
+
+  // Say the words (the browser's own speech, where it has one) and play the clips, one after another.
+  var speaking = 0;
+  function play(items) {
+    var run = ++speaking;
+    if (window.speechSynthesis) window.speechSynthesis.cancel();
+    (function next(i) {
+      if (run !== speaking || i >= items.length) return;
+      var item = items[i];
+      if (item.play !== undefined) {
+        var audio = new Audio(item.play);
+        audio.addEventListener("ended", function () { next(i + 1); });
+        audio.addEventListener("error", function () { next(i + 1); });
+        audio.play().catch(function () { next(i + 1); });
+      } else if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
+        var u = new SpeechSynthesisUtterance(item.say);
+        if (item.lang) u.lang = item.lang;
+        u.onend = function () { next(i + 1); };
+        u.onerror = function () { next(i + 1); };
+        window.speechSynthesis.speak(u);
+      } else {
+        next(i + 1);
+      }
+    })(0);
+  }
+
+  function callReset(error) {
+    speaking++;
+    if (window.speechSynthesis) window.speechSynthesis.cancel();
+    state.call = { sid: null, items: [], gather: null, silent: null, ended: false, error: error || "" };
+  }
+
+  function callAnswer(res) {
+    if (res.status !== 200 || !res.call) {
+      callReset("The line refused the call.\n\nHTTP " + res.status + ": " + (res.body || "").trim());
+      return;
+    }
+    var c = state.call;
+    c.sid = res.session_id;
+    c.items = res.call.items;
+    c.gather = res.call.gather;
+    c.silent = res.call.silent;
+    c.ended = res.call.ended;
+    play(c.items);
+    if (c.ended) c.sid = null;
+  }
+
+  function callSend(keys, action) {
+    var c = state.call;
+    run(send({ mode: mode(), phone: phone(), text: keys, session_id: c.sid, action: action }),
+      function (res) { entry.value = ""; callAnswer(res); },
+      function (err) { callReset("Connection problem.\n" + err.message); });
+  }
+
+  function callKey(k) {
+    var c = state.call;
+    if (!c.sid || !c.gather || state.busy) return false;
+    if (k === "#") { callSend(entry.value, c.gather.action); return true; }
+    if (c.gather.one && !entry.value) { callSend(k, c.gather.action); return true; }
+    return false;
+  }
+
+  function callHangUp() {
+    var c = state.call;
+    if (!c.sid) return false;
+    var sid = c.sid;
+    callReset("");
+    send({ mode: mode(), phone: phone(), text: "completed", session_id: sid, action: "status" }).catch(function () {});
+    state.call.items = [{ say: "You hung up." }];
+    return true;
+  }
+
   // ------------------------------------------------------------ SMS
   function smsSend() {
     var p = phone(), text = entry.value, m = mode();
@@ -280,10 +370,16 @@
   function onSend() {
     if (state.busy) return;
     if (!phone()) { setHint("Give this phone a number like +85591234567."); phoneEl.focus(); return; }
-    if (isSms()) smsSend(); else ussdCall();
+    if (isSms()) smsSend();
+    else if (isCall()) {
+      if (!state.call.sid) { callReset(""); callSend("", null); }
+      else if (entry.value && state.call.gather) callSend(entry.value, state.call.gather.action);
+      else setHint("Type the keys first (or press one on the keypad).");
+    } else ussdCall();
   }
 
   function onEnd() {
+    if (isCall()) { entry.value = ""; if (callHangUp()) render(); return; }
     if (entry.value && entry.value !== SHORT_CODE) { entry.value = ""; entry.focus(); return; }
     if (!isSms() && ussdHangUp("Cancelled.")) { render(); return; }
     entry.value = "";
@@ -291,6 +387,10 @@
   }
 
   function onDrop() {
+    if (isCall()) {
+      if (state.call.sid && state.call.silent) callSend("", state.call.silent);
+      return;
+    }
     if (ussdHangUp("Signal lost.\n\nThe line was not told. Dial " + SHORT_CODE + " again to continue where you stopped.")) {
       setHint("Session dropped without ending.");
       render();
@@ -310,7 +410,8 @@
 
   function modeChanged() {
     ussdHangUp("Mode changed: the session was abandoned.");
-    if (!isSms()) { ussdReset("", false, false); entry.value = SHORT_CODE; } else if (entry.value === SHORT_CODE) entry.value = "";
+    callHangUp();
+    if (!isSms() && !isCall()) { ussdReset("", false, false); entry.value = SHORT_CODE; } else if (entry.value === SHORT_CODE) entry.value = "";
     setHint("");
     save();
     render();
@@ -372,6 +473,11 @@
   Array.prototype.forEach.call(document.querySelectorAll(".key.digit"), function (b) {
     b.addEventListener("click", function () {
       var k = b.getAttribute("data-key");
+      if (isCall()) {
+        if (!callKey(k)) entry.value += k;
+        entry.focus();
+        return;
+      }
       if (!isSms() && !state.ussd.sessionId && entry.value === SHORT_CODE) entry.value = "";
       entry.value += k;
       entry.focus();
@@ -404,7 +510,7 @@
   if (savedMode && Object.prototype.hasOwnProperty.call(DATA.modes, savedMode)) modeEl.value = savedMode;
   phoneEl.value = normalisePhone(load("sim.villager") || "") || randomPhone();
   if (contactsByPhone[phoneEl.value]) contactEl.value = contactsByPhone[phoneEl.value].id;
-  if (!isSms()) entry.value = SHORT_CODE;
+  if (!isSms() && !isCall()) entry.value = SHORT_CODE;
   save();
   render();
   poll();
