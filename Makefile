@@ -11,7 +11,7 @@ run: $(VENV)/.installed  ## run the whole line here: Redis, database, web, worke
 test: $(VENV)/.installed  ## the whole test suite (SQLite; PostgreSQL too when HOTLINE_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest
 	@if [ -n "$$HOTLINE_TEST_POSTGRES_URL" ]; then \
-		echo "== the suite again on PostgreSQL"; \
+		echo "== every test that uses the database, again on PostgreSQL"; \
 		HOTLINE_TEST_DATABASE_URL="$$HOTLINE_TEST_POSTGRES_URL" $(BIN)/python -m pytest; \
 	fi
 
