@@ -3,6 +3,7 @@
 `tests/data/`: a fresh clone passes with nothing beside it."""
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -75,6 +76,22 @@ def replace(body: str, **changes) -> str:
     return urllib.parse.urlencode(out)
 
 
+def twilio_signature(mode: str, url: str, params: dict, field: str) -> str | None:
+    """X-Twilio-Signature as a request of `mode` carries it: "valid", signed with another token, for
+    another URL, over other fields (`field` changed), forged, or None (left out)."""
+    if mode in ("valid", "valid-json"):
+        return RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
+    if mode == "wrong-token":
+        return RequestValidator("not-the-token").compute_signature(url, params)
+    if mode == "other-url":
+        return RequestValidator(TWILIO_TOKEN).compute_signature(BASE + "/elsewhere", params)
+    if mode == "tampered":
+        return RequestValidator(TWILIO_TOKEN).compute_signature(url, dict(params, **{field: "+85599999999"}))
+    if mode == "forged":
+        return "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    return None
+
+
 def post(client, provider: str, path: str, body, mode: str):
     """Post a body as the provider would: signed (Twilio) or with the token (Africa's Talking)."""
     raw = body.encode() if isinstance(body, str) else body
@@ -83,16 +100,9 @@ def post(client, provider: str, path: str, body, mode: str):
     if provider == "twilio":
         params = dict(urllib.parse.parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
         url = BASE + path
-        if mode == "valid":
-            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, params)
-        elif mode == "wrong-token":
-            headers["X-Twilio-Signature"] = RequestValidator("not-the-token").compute_signature(url, params)
-        elif mode == "other-url":
-            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(BASE + "/elsewhere", params)
-        elif mode == "tampered":
-            headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, dict(params, Body="other"))
-        elif mode == "forged":
-            headers["X-Twilio-Signature"] = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        signature = twilio_signature(mode, url, params, "Body")
+        if signature is not None:
+            headers["X-Twilio-Signature"] = signature
     else:
         if mode in ("valid", "valid-json"):
             query = "?token=" + AT_TOKEN
@@ -142,6 +152,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def gunicorn_up(port: int) -> bool:
+    """Whether the line on this loopback port answers /healthz (up or degraded)."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status in (200, 503)
+    except OSError:
+        return False
+
+
+def start_gunicorn(port: int, env: dict, log, **popen) -> subprocess.Popen:
+    """The line under gunicorn (one worker, the app factory) on a loopback port, its output to `log`;
+    waits until it answers."""
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                             "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, **popen)
+    try:
+        wait_for(lambda: gunicorn_up(port), 60, "gunicorn to answer")
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise
+    return proc
 
 
 def wait_for(predicate, seconds: float = 60.0, what: str = "") -> None:

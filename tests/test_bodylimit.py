@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import subprocess
-import sys
 import urllib.parse
 
 import pytest
@@ -17,8 +15,19 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from hotline import MAX_REQUEST_BYTES
 from hotline.inbound.intake import step_key
 from hotline.models import InboundMessage, ReportEvent
-from hotline.settings import ROOT
-from tests.kit import AT_SMS, AT_TOKEN, NGO, REPORTER, TEST_ENV, csrf, direct_report, free_port, replace, sign_in, wait_for
+from tests.kit import (
+    AT_SMS,
+    AT_TOKEN,
+    NGO,
+    REPORTER,
+    TEST_ENV,
+    csrf,
+    direct_report,
+    free_port,
+    replace,
+    sign_in,
+    start_gunicorn,
+)
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -108,20 +117,8 @@ def gunicorn(app, settings, tmp_path):
     port = free_port()
     env = dict(os.environ, **TEST_ENV, REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url)
     log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                             "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-
-    def up() -> bool:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status in (200, 503)
-        except OSError:
-            return False
-
+    proc = start_gunicorn(port, env, log)
     try:
-        wait_for(up, 60, "gunicorn to answer")
         yield port
     finally:
         proc.terminate()

@@ -20,6 +20,7 @@ from tests.kit import (
     run_worker,
     signed_post,
     test_tone,
+    twilio_signature,
     ussd,
 )
 
@@ -264,24 +265,11 @@ HOSTILE = [
 
 @pytest.mark.parametrize("label,changes,query,signing,status,words", HOSTILE, ids=[row[0] for row in HOSTILE])
 def test_hostile_requests_are_refused_naming_the_problem(client, services, label, changes, query, signing, status, words):
-    from twilio.request_validator import RequestValidator
-
-    from tests.kit import TWILIO_TOKEN
-
     Caller(client, "CA-hostile").dial()          # a call at prompt 1
     form = call_form("CA-hostile", **changes)
     url = BASE + VOICE + query
-    headers = {}
-    if signing == "valid":
-        headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
-    elif signing == "wrong-token":
-        headers["X-Twilio-Signature"] = RequestValidator("another").compute_signature(url, form)
-    elif signing == "other-url":
-        headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(BASE + "/elsewhere", form)
-    elif signing == "tampered":
-        headers["X-Twilio-Signature"] = RequestValidator(TWILIO_TOKEN).compute_signature(url, dict(form, From="+85599999999"))
-    elif signing == "forged":
-        headers["X-Twilio-Signature"] = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    signature = twilio_signature(signing, url, form, "From")
+    headers = {"X-Twilio-Signature": signature} if signature else {}
     response = client.post(VOICE + query, data=form, headers=headers, base_url="http://localhost")
     assert response.status_code == status, response.data
     assert words in response.get_data(as_text=True)
@@ -481,31 +469,18 @@ def test_a_call_goes_on_when_its_web_process_is_killed_and_replaced(app, setting
     import os
     import signal
     import subprocess
-    import sys
     import urllib.parse
 
     from twilio.request_validator import RequestValidator
 
-    from tests.kit import TEST_ENV, TWILIO_TOKEN, free_port, wait_for
+    from tests.kit import TEST_ENV, TWILIO_TOKEN, free_port, start_gunicorn
 
     port = free_port()
     env = dict(os.environ, **TEST_ENV, REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url)
 
     def start(name: str) -> subprocess.Popen:
         with open(tmp_path / f"{name}.log", "w") as log:  # the server keeps its own copy of the file
-            proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-                                     "1", "--timeout", "20", "hotline:create_app()"], cwd=ROOT, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: answers(), 60, f"gunicorn {name} to answer")
-        return proc
-
-    def answers() -> bool:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status in (200, 503)
-        except OSError:
-            return False
+            return start_gunicorn(port, env, log, start_new_session=True)
 
     def post(url: str, **fields) -> str:
         form = call_form("CA-drill", **fields)
