@@ -15,10 +15,16 @@ from rq import SimpleWorker
 from sqlalchemy import select, text
 
 from hotline import create_app, db, queues
+from hotline.console import passwords
 from hotline.models import Base, Report
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, FakeKannel, FakeTwilio, loopback_only
 from tests.kit import TEST_ENV, URGENT_STEPS, free_port, redis_binary, run_worker, ussd
+
+passwords.METHOD = "pbkdf2:sha256:1000"
+"""Staff passwords hashed cheaply in this process: scrypt at the line's cost (about 0.1 s a hash) was
+half the console tests' time. Processes the tests start hash as the line does, and
+test_the_line_hashes_passwords_with_scrypt checks what the line ships."""
 
 
 def pytest_collection_modifyitems(config, items):

@@ -510,14 +510,30 @@ def test_a_forwarded_address_counts_only_behind_configured_proxies(app, services
         proxied.extensions["hotline"].close()
 
 
+def test_the_line_hashes_passwords_with_scrypt():
+    """The suite hashes with a cheap method (conftest.py); the line itself ships scrypt."""
+    import importlib
+
+    from hotline.console import passwords
+
+    cheap = passwords.METHOD
+    importlib.reload(passwords)  # the module as the line runs it
+    try:
+        stored = passwords.make("correct horse battery staple")
+        assert passwords.METHOD == "scrypt" and stored.startswith("scrypt:32768:8:1$")
+        assert passwords.check(stored, "correct horse battery staple") and not passwords.check(stored, "wrong")
+    finally:
+        passwords.METHOD = cheap
+
+
 def test_unknown_and_disabled_users_cost_a_password_check(client, services, monkeypatch):
-    from hotline.console import auth
+    from hotline.console import auth, passwords
 
     create_user(services, "gone", "caseworker", NGO_ID)
     auth.set_active(services, "gone", False)
     checked = []
-    real = auth.check_password_hash
-    monkeypatch.setattr(auth, "check_password_hash", lambda hashed, password: checked.append(password) or
+    real = passwords.check
+    monkeypatch.setattr(passwords, "check", lambda hashed, password: checked.append(password) or
                         real(hashed, password))
     assert attempt(client, "nobody-by-this-name", "first guess") == 401
     assert attempt(client, "gone", "second guess") == 401

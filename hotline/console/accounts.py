@@ -16,10 +16,9 @@ import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from hotline import audit
-from hotline.console import sessions
+from hotline.console import passwords, sessions
 from hotline.models import User, utcnow
 from hotline.scoping import ROLES
 
@@ -49,7 +48,7 @@ def create_user(s, username: str, role: str, agency_id: str | None = None, langu
     with s.Session.begin() as db:
         if db.scalar(select(User.id).where(User.username == username)) is not None:
             raise AccountError(f"user {username!r} exists", "exists", username)
-        db.add(User(username=username, password_hash=generate_password_hash(one_time), role=role,
+        db.add(User(username=username, password_hash=passwords.make(one_time), role=role,
                     agency_id=agency_id, language=language, active=True, must_change_password=True))
         audit.record(db, actor, "user.create", username, details={"role": role, "agency": agency_id})
     return one_time
@@ -72,7 +71,7 @@ def reset_password(s, username: str, actor: str = "system") -> str:
     one_time = secrets.token_urlsafe(ONE_TIME_BYTES)
     with s.Session.begin() as db:
         user = _user(db, username)
-        user.password_hash = generate_password_hash(one_time)
+        user.password_hash = passwords.make(one_time)
         user.must_change_password = True
         sessions.end_all(db, user.id, utcnow())
         audit.record(db, actor, "user.reset", username)

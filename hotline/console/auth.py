@@ -11,13 +11,12 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from hotline import audit
 from hotline.channels.base import clean_text
-from hotline.console import sessions, throttle
+from hotline.console import passwords, sessions, throttle
 from hotline.console.accounts import create_user, set_active  # noqa: F401  (the account functions' old home)
 from hotline.models import ConsoleSession, User, utcnow
 
@@ -108,16 +107,16 @@ class PasswordForm(FlaskForm):
 @cache
 def _dummy_hash() -> str:
     """A password hash of the same method and cost as real ones, of a password nobody knows."""
-    return generate_password_hash(secrets.token_urlsafe(16))
+    return passwords.make(secrets.token_urlsafe(16))
 
 
 def _password_ok(user: User | None, password: str) -> bool:
     """The password checks out for an active user. An unknown or disabled user costs the same hash
     check, so the time an answer takes does not tell which usernames exist."""
     if user is None or not user.active:
-        check_password_hash(_dummy_hash(), password)
+        passwords.check(_dummy_hash(), password)
         return False
-    return check_password_hash(user.password_hash, password)
+    return passwords.check(user.password_hash, password)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -196,10 +195,10 @@ def password():
     if form.validate_on_submit():
         with services().Session.begin() as db:
             user = db.get(User, current_user.id)
-            if not check_password_hash(user.password_hash, form.current.data):
+            if not passwords.check(user.password_hash, form.current.data):
                 error = _("The current password is wrong.")
             else:
-                user.password_hash = generate_password_hash(form.new.data)
+                user.password_hash = passwords.make(form.new.data)
                 user.must_change_password = False
                 sid = sessions.rotate(db, session.get(sessions.KEY), user.id, utcnow())
                 audit.record(db, current_user.actor, "auth.password")
