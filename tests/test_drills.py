@@ -216,6 +216,8 @@ def test_a_worker_started_while_redis_is_away_waits_for_it(drill, own_redis):
     own_redis.start(keep_data=False)
     wait_for(lambda: live_workers(own_redis.url) == 1, 30, "the worker to register once Redis is there")
     assert workers.logs().count("Redis unavailable") == 1
+    os.killpg(worker.pid, signal.SIGTERM)          # and it stops when asked, even in its first sweep
+    assert worker.wait(timeout=10) == 0, workers.logs()
 
 
 def test_a_worker_stops_at_once_while_redis_is_away(drill, own_redis):

@@ -110,6 +110,23 @@ def test_the_sweep_meets_a_database_outage_with_one_warning_and_no_traceback(ser
     assert "Traceback" not in caplog.text and "sweep failed" not in caplog.text
 
 
+def test_a_stop_signal_during_the_sweep_stops_the_worker(services, monkeypatch):
+    """rq's SIGTERM handler raises StopRequested wherever an idle worker is; in the sweep it was taken
+    for a failure of the sweep, and the worker ran on until it was killed (a drill's teardown showed it)."""
+    from rq.exceptions import StopRequested
+
+    from workers import jobs
+
+    def signal_arrives():
+        raise StopRequested()
+
+    monkeypatch.setattr(jobs, "sweep_outbox", signal_arrives)
+    worker = _worker(services)
+    services.redis.delete("hotline:sweep-lock")
+    with pytest.raises(StopRequested):
+        worker.run_maintenance_tasks()
+
+
 def test_a_worker_registers_again_when_redis_lost_its_registration(services):
     connection = Redis.from_url(services.settings.redis_url)  # rq changes its connection's socket timeout
     worker = HotlineWorker([queues.queue(n, connection) for n in queues.ALL], connection=connection)

@@ -243,6 +243,8 @@ class HotlineWorker(SimpleWorker):
                     log.info("retention: erased the reporter's number of %d closed reports", erased)
         except REDIS_DOWN:
             raise  # the worker waits for Redis
+        except StopRequested:
+            raise  # a stop signal came during the sweep: rq stops the worker (swallowed, it ran on)
         except RedisError as exc:
             log.warning("outbox sweep skipped: %s", type(exc).__name__)
         except Exception as error:  # noqa: BLE001 - a sweep failure must never stop the worker
