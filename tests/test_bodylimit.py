@@ -107,7 +107,7 @@ def test_a_chunked_body_within_the_limit_is_read_whole(app, services, token):
     with services.Session() as db:
         assert db.scalars(select(InboundMessage.external_id)).all() == [
             step_key("at-whole", services.vault.lookup_hash(REPORTER))]
-        notes = [e.data["note"] for e in db.scalars(select(ReportEvent).where(ReportEvent.kind == "note"))]
+        notes = [e.data["note"] for e in db.scalars(select(ReportEvent).where(ReportEvent.kind == "note").order_by(ReportEvent.id))]
     assert notes == ["a chunked note", "chunked from the API"]
 
 

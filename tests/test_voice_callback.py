@@ -56,7 +56,7 @@ def last_call(services) -> int:
 def timeline(services, number: str) -> list[tuple[str, dict]]:
     with services.Session() as db:
         report = db.scalar(select(Report).where(Report.number == number))
-        return [(e.kind, e.data) for e in db.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id))]
+        return [(e.kind, e.data) for e in db.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id).order_by(ReportEvent.id))]
 
 
 def test_the_phone_page_keeps_the_caseworkers_number_encrypted_and_shows_its_end(client, services, caseworker):
