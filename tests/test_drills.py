@@ -216,7 +216,10 @@ def test_a_worker_started_while_redis_is_away_waits_for_it(drill, own_redis):
     own_redis.start(keep_data=False)
     wait_for(lambda: live_workers(own_redis.url) == 1, 30, "the worker to register once Redis is there")
     assert workers.logs().count("Redis unavailable") == 1
-    os.killpg(worker.pid, signal.SIGTERM)          # and it stops when asked, even in its first sweep
+    # It stops when asked, even in its first maintenance and sweep (rq's stop handlers are in by then;
+    # a SIGTERM before them ends the process by default, which is as good while no job runs).
+    wait_for(lambda: "cleaning registries" in workers.logs(), 30, "the worker's first maintenance")
+    os.killpg(worker.pid, signal.SIGTERM)
     assert worker.wait(timeout=10) == 0, workers.logs()
 
 
