@@ -127,6 +127,20 @@ def test_a_stop_signal_during_the_sweep_stops_the_worker(services, monkeypatch):
         worker.run_maintenance_tasks()
 
 
+def test_a_stop_signal_whose_exception_was_swallowed_still_stops_the_worker(services):
+    """rq stops an idle worker by raising StopRequested wherever the signal lands; a drill caught it
+    landing in a garbage-collected `__del__`, which swallows exceptions. The stop is noted anyway."""
+    from rq.exceptions import StopRequested
+
+    worker = _worker(services)
+    with pytest.raises(StopRequested):
+        worker._shutdown()                   # what rq's SIGTERM handler does to an idle worker
+    # Wherever that exception went, the loop ends at its next turn and waits for no job first.
+    assert worker._stop_requested
+    with pytest.raises(StopRequested):
+        worker.dequeue_job_and_maintain_ttl(1)
+
+
 def test_a_worker_registers_again_when_redis_lost_its_registration(services):
     connection = Redis.from_url(services.settings.redis_url)  # rq changes its connection's socket timeout
     worker = HotlineWorker([queues.queue(n, connection) for n in queues.ALL], connection=connection)

@@ -124,8 +124,19 @@ class HotlineWorker(SimpleWorker):
             except REDIS_DOWN as error:
                 self._ride_out(error)
 
+    def _shutdown(self):
+        """rq's answer to a stop signal. An idle worker is stopped by StopRequested, raised wherever the
+        signal finds the worker; that can be a place that swallows it (a `__del__` run by the garbage
+        collector, an `except Exception`), and the worker then ran on until killed. The stop is noted
+        first, so the loop ends at its next turn whatever became of the exception."""
+        self._stop_requested = True
+        super()._shutdown()
+
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """rq's, waiting through an outage (rq's own loop catches only some Redis errors, and only in part)."""
+        """rq's, waiting through an outage (rq's own loop catches only some Redis errors, and only in part);
+        never waiting for a job once a stop was asked for."""
+        if self._stop_requested:
+            raise StopRequested()
         while True:
             try:
                 return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
