@@ -44,7 +44,7 @@ from hotline import queues, services  # noqa: E402
 from hotline.models import OutboundMessage  # noqa: E402
 from hotline.outbound import circuit, outbox  # noqa: E402
 from hotline.settings import Settings  # noqa: E402
-from tests.fakes import FakeTwilio  # noqa: E402
+from tests.fakes import FakeTwilio, most_in_any_window  # noqa: E402
 
 USERNAME, PASSWORD = "bench", "bench-password"
 BURST, BURST_TPS = 1000, 25
@@ -171,15 +171,6 @@ def _wait(done, timeout: float, what: str, poll: float = 0.02) -> None:
         time.sleep(poll)
 
 
-def _max_in_window(times: list[float], seconds: float = 1.0) -> int:
-    times, most, start = sorted(times), 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -264,7 +255,7 @@ def burst(stack: W.Stack) -> dict:
     for text, u in zip(texts, urgent):
         if text in by_text:
             waits[u].append(by_text[text] - started)
-    most = _max_in_window(times)
+    most = most_in_any_window(times)
     return {"messages": BURST, "tps": BURST_TPS, "store_seconds": stored - started,
             "arrived": sum(arrived.values()), "distinct": len(arrived),
             "twice": sum(1 for c in arrived.values() if c > 1),

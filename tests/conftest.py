@@ -19,7 +19,7 @@ from hotline.console import passwords
 from hotline.models import Base, Report
 from hotline.settings import Settings
 from tests.fakes import FakeAfricasTalking, FakeKannel, FakeTwilio, loopback_only
-from tests.kit import TEST_ENV, URGENT_STEPS, free_port, redis_binary, run_worker, ussd
+from tests.kit import TEST_ENV, URGENT_STEPS, Receiver, free_port, redis_binary, run_worker, ussd
 
 passwords.METHOD = "pbkdf2:sha256:1000"
 """Staff passwords hashed cheaply in this process: scrypt at the line's cost (about 0.1 s a hash) was
@@ -206,6 +206,14 @@ def kannel_stack(tmp_path_factory):
         thread.start()
     for thread in stopping:
         thread.join()
+
+
+@pytest.fixture
+def receiver():
+    """An agency's webhook endpoint on loopback (tests.kit.Receiver)."""
+    r = Receiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture

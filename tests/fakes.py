@@ -395,6 +395,16 @@ def _segments(body: str) -> int:
     return 1 if len(body) <= single else -(-len(body) // part)
 
 
+def most_in_any_window(times: list[float], seconds: float = 1.0) -> int:
+    """The most of these moments (e.g. a fake's accepted_at) that fall within any `seconds` window."""
+    times, most, start = sorted(times), 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def loopback_only(monkeypatch) -> None:
     """Never through a proxy, never an edge/region host rewrite: requests go to 127.0.0.1 as given."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",

@@ -16,18 +16,11 @@ from hotline.channels.base import SendError
 from hotline.directory import Directory, Webhook
 from hotline.models import Alert, OutboundMessage, Report
 from hotline.outbound import claims, deadletters, dispatch
-from tests.kit import REPORTER, TW_SMS, Inbox, Receiver, free_port, post, replace, ussd
+from tests.kit import REPORTER, TW_SMS, Inbox, free_port, post, replace, ussd
 from tests.kit import run_worker as work
 from workers import jobs
 
 SECRET = "agency-shared-secret"
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from hotline import channels
 from hotline.models import Alert, OutboundMessage, Report
 from hotline.outbound import circuit, outbox, sending, throttle
+from tests.fakes import most_in_any_window
 from tests.kit import TWILIO_TOKEN, direct_report, free_port, run_worker
 from workers import jobs
 
@@ -219,15 +220,6 @@ def test_an_urgent_report_through_kannel_alerts_through_twilio_and_answers_throu
 
 
 # ---- send rates -------------------------------------------------------------------------------
-def _max_in_window(times: list[float], seconds: float = 1.0) -> int:
-    times, most, start = sorted(times), 0, 0
-    for end, t in enumerate(times):
-        while t - times[start] >= seconds:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def test_the_send_rate_holds_across_workers_sending_at_once(services, two_routes):
     """KANNEL_TPS=5 and four workers sending 24 alerts at once: never more than 5 in a second at Kannel
     (give or take one for the time a request takes on the way), each sent once, none refused."""
@@ -249,7 +241,7 @@ def test_the_send_rate_holds_across_workers_sending_at_once(services, two_routes
         thread.join(timeout=60)
     assert sorted(done) == ["queued"] * 24
     assert sorted(m["body"] for m in fake_kannel.accepted) == sorted(f"alert {i}" for i in range(24))
-    assert _max_in_window(fake_kannel.accepted_at) <= 5 + 1
+    assert most_in_any_window(fake_kannel.accepted_at) <= 5 + 1
     assert max(fake_kannel.accepted_at) - min(fake_kannel.accepted_at) >= 24 / 5 - 1 - 0.5
 
 

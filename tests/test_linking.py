@@ -30,7 +30,6 @@ from tests.kit import (
     NGO,
     TRACING,
     Inbox,
-    Receiver,
     direct_report,
     free_port,
     run_worker,
@@ -44,13 +43,6 @@ NUMBER = "+85512777888"
 FORMS = ("012 777 888", "+855 12 777 888", "០១២ ៧៧៧ ៨៨៨", "85512777888", "012.777.888", "012-777-888",
          "0855 12 777 888", "(012) 777-888")
 """Written forms of NUMBER (the contract's and more): each must name it."""
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
