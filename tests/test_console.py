@@ -32,6 +32,15 @@ def test_wrong_password_and_throttling(client, services):
 def test_forms_need_their_csrf_token(client, services, reports):
     sign_in(client, services, "staff", "admin")
     assert client.post(f"/console/reports/{reports['recruiter']}/notes", data={"note": "x"}).status_code == 400
+    # The answer names what is wrong, not a bare "Bad Request".
+    refused = client.post(f"/console/reports/{reports['recruiter']}/notes", data={"note": "x"})
+    assert "CSRF token is missing" in refused.get_data(as_text=True)
+    page = client.get(f"/console/reports/{reports['recruiter']}").get_data(as_text=True)
+    empty = client.post(f"/console/reports/{reports['recruiter']}/notes", data={"csrf_token": csrf(page), "note": ""})
+    assert empty.status_code == 400 and "note: " in empty.get_data(as_text=True)
+    bad = client.post(f"/console/reports/{reports['recruiter']}/deliveries/resend",
+                      data={"csrf_token": csrf(page), "means": "pigeon", "row_id": "1"})
+    assert bad.status_code == 400 and "means must be one of" in bad.get_data(as_text=True)
 
 
 def test_security_headers(client):

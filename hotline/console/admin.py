@@ -13,7 +13,7 @@ from hotline import audit, reportnumber, scoping
 from hotline.console import accounts
 from hotline.console import query as args
 from hotline.console.auth import role_required, services
-from hotline.console.forms import AccountForm, ActionForm, UserForm
+from hotline.console.forms import AccountForm, ActionForm, UserForm, valid_or_400
 from hotline.console.views import bp, words
 from hotline.models import AuditEntry, User
 
@@ -131,8 +131,7 @@ def change_account(username: str):
     user = _account_or_404(username)
     form = AccountForm()
     _agency_choices(form)
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     agency = form.agency.data or None
     if not scoping.can_manage_users(current_user.role, current_user.agency_id, agency):
         abort(403)
@@ -164,8 +163,7 @@ def enable_account(username: str):
 def reset_account(username: str):
     """A new one-time password, shown once on the page; every session of the account ends."""
     user = _account_or_404(username)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    valid_or_400(ActionForm())
     one_time = accounts.reset_password(services(), user.username, current_user.actor)
     user = accounts.find(services(), user.username)
     form = AccountForm(data={"role": user.role, "agency": user.agency_id or "", "language": user.language})
@@ -175,8 +173,7 @@ def reset_account(username: str):
 
 def _account_change(username: str, change, done: str):
     """Make one change to an account; back to its page, saying what happened or why not."""
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    valid_or_400(ActionForm())
     try:
         change(services())
     except accounts.AccountError as exc:

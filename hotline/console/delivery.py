@@ -157,8 +157,10 @@ def resend_delivery(number: str):
     """Send again a delivery of this report that failed for good, once its cause is mended (audited)."""
     s = services()
     means, row_id = request.form.get("means", ""), request.form.get("row_id", "")
-    if means not in deadletters.MEANS_ALL or not (row_id.isascii() and row_id.isdigit()) or len(row_id) > 12:
-        abort(400)
+    if means not in deadletters.MEANS_ALL:
+        abort(400, _("%(name)s must be one of: %(values)s.", name="means", values=", ".join(deadletters.MEANS_ALL)))
+    if not (row_id.isascii() and row_id.isdigit()) or len(row_id) > 12:
+        abort(400, _("%(name)s must be a whole number from 1 to %(n)d.", name="row_id", n=10**12 - 1))
     with s.Session() as db:
         report = report_or_404(db, number)
         report_id, urgent = report.id, s.directory.types.is_urgent(report.type)

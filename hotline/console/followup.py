@@ -11,7 +11,7 @@ from hotline.outbound import outbox
 from hotline import reports as report_store
 from hotline.console.auth import services
 from hotline.console.forms import (AssignForm, NoteForm, PreparedReplyForm, ReplyForm, RevealForm, StatusForm,
-                                   TagForm)
+                                   TagForm, valid_or_400)
 from hotline.console.views import bp, report_or_404, team
 from hotline.errors import ConfigError
 from hotline.services import CONFIG_DIR
@@ -44,8 +44,7 @@ def _write(number: str, action):
 def change_status(number: str):
     """Move the report to another status, with a note."""
     form = StatusForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     return _write(number, lambda db, r: casework.change_status(db, r, form.status.data, current_user.actor, form.note.data))
 
 
@@ -54,8 +53,7 @@ def change_status(number: str):
 def add_note(number: str):
     """Add a note to the timeline."""
     form = NoteForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     return _write(number, lambda db, r: casework.add_note(db, r, form.note.data, current_user.actor))
 
 
@@ -75,8 +73,7 @@ def add_tag(number: str):
 def remove_tag(number: str):
     """Take one of the user's team's tags off the report."""
     form = TagForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     return _write(number, lambda db, r: casework.remove_tag(db, r, form.tag.data, current_user.actor))
 
 
@@ -85,8 +82,7 @@ def remove_tag(number: str):
 def assign(number: str):
     """Assign the report to a caseworker of the same team."""
     form = AssignForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
 
     def action(db, r):
         chosen = form.user.data or ""
@@ -105,8 +101,7 @@ def assign(number: str):
 def reply(number: str):
     """Send the reporter an SMS through the line."""
     form = ReplyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     return _write(number, lambda db, r: [casework.message_reporter(db, services(), r, form.text.data, current_user.actor)])
 
 
@@ -115,8 +110,7 @@ def reply(number: str):
 def prepared_reply(number: str):
     """Send the reporter one of the prepared replies (config/replies.yaml), in the reporter's language."""
     form = PreparedReplyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     line = services().directory.line
     try:
         chosen = replies.load(CONFIG_DIR, line).get(form.reply.data or "")

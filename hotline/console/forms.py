@@ -2,6 +2,8 @@
 and the views that take them."""
 from __future__ import annotations
 
+from flask import abort
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -72,3 +74,11 @@ class MergeForm(FlaskForm):
     """Another report's number: the two are one event."""
 
     other = StringField("other", validators=[DataRequired(), Length(max=20)], filters=[no_controls])
+
+
+def valid_or_400(form: FlaskForm) -> None:
+    """A posted console form that does not validate is a 400 naming each field and what is wrong with
+    it (a missing or expired CSRF token included), never a bare "Bad Request"."""
+    if not form.validate_on_submit():
+        problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items())
+        abort(400, problems or _("The form was not sent."))

@@ -15,7 +15,7 @@ from hotline import reportnumber, scoping
 from hotline.console import query as args
 from hotline.console.auth import services
 from hotline.console.followup import _write as write
-from hotline.console.forms import ActionForm, MergeForm
+from hotline.console.forms import ActionForm, MergeForm, valid_or_400
 from hotline.console.views import bp, scoped, words
 from hotline.linking import decisions, index
 from hotline.linking.identifiers import CLUSTER_KINDS
@@ -42,8 +42,9 @@ def report_links(db, report: Report) -> dict:
 @login_required
 def decide_link(number: str, link_id: int, decision: str):
     """Confirm or reject a suggested link (audited)."""
-    if decision not in decisions.DECISIONS or not ActionForm().validate_on_submit():
-        abort(400)
+    if decision not in decisions.DECISIONS:
+        abort(400, _("%(name)s must be one of: %(values)s.", name="decision", values=", ".join(decisions.DECISIONS)))
+    valid_or_400(ActionForm())
     return write(number, lambda db, r: decisions.decide(db, r, link_id, decision, current_user.actor, scoped()))
 
 
@@ -53,8 +54,7 @@ def merge(number: str):
     """The report and another (by number) are one event: the later becomes a duplicate of the earlier,
     both kept whole (audited)."""
     form = MergeForm()
-    if not form.validate_on_submit():
-        abort(400)
+    valid_or_400(form)
     other_number = reportnumber.clean(form.other.data or "")
 
     def action(db, r):
@@ -72,8 +72,7 @@ def merge(number: str):
 @login_required
 def unmerge(number: str):
     """Undo a merge: the report is its own event again (audited)."""
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    valid_or_400(ActionForm())
     return write(number, lambda db, r: decisions.unmerge(db, r, current_user.actor))
 
 

@@ -14,6 +14,7 @@ from wtforms.validators import Length
 
 from hotline import audit, casework, phones, scoping
 from hotline.console.auth import no_controls, services
+from hotline.console.forms import valid_or_400
 from hotline.console.views import bp, report_or_404
 from hotline.models import User
 from hotline.outbound import outbox
@@ -55,7 +56,7 @@ def my_phone():
                 flash(_("Saved.") if number else _("Removed."), "ok")
                 return redirect(url_for("console.my_phone")), 303
         elif request.method == "POST":
-            abort(400)
+            valid_or_400(form)
         current = shown_phone(user)
     return render_template("console/phone.html", form=form, current=current)
 
@@ -66,8 +67,7 @@ def call_reporter(number: str):
     """Ring the caseworker's own phone, then bridge to the reporter (each sees only the line's number)."""
     if not scoping.can_write(current_user.role):
         abort(403)
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    valid_or_400(FlaskForm())
     s = services()
     try:
         with s.Session.begin() as db:
@@ -117,8 +117,7 @@ def voice_prompts():
 def upload_clip(lang: str):
     """Upload one clip (a prompt, or a place's name: `areas/<code>`), checked before it is kept."""
     _line_staff_admin()
-    if not FlaskForm().validate_on_submit():
-        abort(400)
+    valid_or_400(FlaskForm())
     s = services()
     clip = (request.form.get("clip") or "").strip()
     known = {c.id for c in recording.script(s, lang)} if lang in s.directory.line.languages else set()
